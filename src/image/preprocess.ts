@@ -1,0 +1,86 @@
+// image/preprocess.ts: CLIP's image preprocessing, openai/CLIP `_transform(n_px)` with torchvision's rules:
+//   Resize(n, BICUBIC): the short side becomes n, the long side int(n · long / short) (truncated), by PIL's
+//                       bicubic (image/resize.ts); skipped when the size already matches.
+//   CenterCrop(n):      top = int(round((H − n) / 2)), left likewise; Python's round is half-to-even.
+//   ToTensor:           uint8 → x / 255, (H, W, 3) → (3, n, n).
+//   Normalize:          (x − mean) / std per channel, in the tensor's precision (float32 by default).
+// One deliberate difference: CLIP converts to RGB after the crop; here the image is RGB from decoding on.
+// The same for RGB, grey and JPEG files; RGBA/LA/palette files differ (PIL resizes those premultiplied or
+// nearest-neighbour), as they do for any caller that opens them with .convert('RGB') first.
+
+import { fail } from '../errors.js';
+import { allocFloat, type DType, type Tensor } from '../tensor/tensor.js';
+import { checkRgbImage, type RgbImage } from './decode.js';
+import { resizeBicubic } from './resize.js';
+
+export const CLIP_MEAN: readonly number[] = [0.48145466, 0.4578275, 0.40821073];
+export const CLIP_STD: readonly number[] = [0.26862954, 0.26130258, 0.27577711];
+
+export interface PreprocessOptions {
+  mean?: readonly number[]; // per channel, default CLIP_MEAN
+  std?: readonly number[];  // per channel, default CLIP_STD
+  dtype?: DType;            // default 'float32'
+}
+
+// torchvision's Resize(size) for an int size: [width, height] after resizing the short side to `size`.
+export function shortSideSize(width: number, height: number, size: number): [number, number] {
+  if (width <= height) return [size, Math.trunc((size * height) / width)];
+  return [Math.trunc((size * width) / height), size];
+}
+
+// Python's round(): to the nearest integer, ties to even.
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+// Resize(size) then CenterCrop(size): the (size, size) RGB crop that CLIP sees, before ToTensor.
+export function centerCropResize(img: RgbImage, size: number): RgbImage {
+  checkRgbImage(img, 'centerCropResize');
+  if (!Number.isInteger(size) || size < 1) fail(`image size ${size} must be a positive integer (e.g. 224)`);
+  const [w, h] = shortSideSize(img.width, img.height, size);
+  const resized = w === img.width && h === img.height ? img : resizeBicubic(img, w, h);
+  const top = roundHalfEven((h - size) / 2);
+  const left = roundHalfEven((w - size) / 2);
+  const data = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    const from = ((top + y) * w + left) * 3;
+    data.set(resized.data.subarray(from, from + size * 3), y * size * 3);
+  }
+  return { width: size, height: size, data };
+}
+
+// ToTensor: (H, W, 3) uint8 → (3, H, W) in [0, 1]. A Float32Array rounds each v / 255 once, as torch's
+// float32 division does.
+export function toTensor(img: RgbImage, dtype: DType = 'float32'): Tensor {
+  const { width: W, height: H } = img;
+  const out = allocFloat(dtype, 3 * H * W);
+  for (let c = 0; c < 3; c++) {
+    for (let p = 0; p < H * W; p++) out[c * H * W + p] = img.data[3 * p + c] / 255;
+  }
+  return { data: out, shape: [3, H, W] };
+}
+
+// Normalize: (3, H, W) → (x − mean[c]) / std[c], a new tensor of the same dtype. For float32 the mean and
+// std are rounded to float32 first and both steps round to float32, as torchvision's sub_ then div_ do.
+export function normalize(rgb01: Tensor, mean: readonly number[] = CLIP_MEAN, std: readonly number[] = CLIP_STD): Tensor {
+  const [C, H, W] = rgb01.shape;
+  if (rgb01.shape.length !== 3 || mean.length !== C || std.length !== C) {
+    fail(`normalize: expected a (C, H, W) tensor with ${mean.length} channels to match mean/std, got [${rgb01.shape.join(', ')}]`);
+  }
+  if (std.some((s) => !(s !== 0 && Number.isFinite(s)))) fail(`normalize: std [${std.join(', ')}] must be finite and non-zero`);
+  const f32 = rgb01.data instanceof Float32Array;
+  const round = f32 ? Math.fround : (x: number) => x;
+  const out = allocFloat(f32 ? 'float32' : 'float64', rgb01.data.length);
+  for (let c = 0; c < C; c++) {
+    const m = round(mean[c]), s = round(std[c]);
+    for (let p = c * H * W; p < (c + 1) * H * W; p++) out[p] = round(rgb01.data[p] - m) / s;
+  }
+  return { data: out, shape: [C, H, W] };
+}
+
+// The whole of CLIP's _transform(size): (3, size, size), normalised.
+export function preprocessImage(img: RgbImage, size: number, opts: PreprocessOptions = {}): Tensor {
+  const crop = centerCropResize(img, size);
+  return normalize(toTensor(crop, opts.dtype ?? 'float32'), opts.mean ?? CLIP_MEAN, opts.std ?? CLIP_STD);
+}
