@@ -1,0 +1,52 @@
+// kernels/backend.ts: the small interface for the heavy ops — the GEMM of a torch Linear layer and the
+// attention core — with their backward. Kernels are pure functions over flat row-major typed arrays and
+// integer sizes (float32 or float64, same code). `ts` (kernels/ts/) is the reference every other backend
+// is checked against. Forward kernels write (=) their output; backward kernels ADD (+=) into theirs.
+
+import { fail } from '../errors.js';
+import type { Activation } from '../nn/gelu.js';
+import type { Float } from '../tensor/tensor.js';
+import { attentionBackward, attentionForward } from './ts/attention.js';
+import { matmulBackward, matmulForward } from './ts/matmul.js';
+
+export interface Backend {
+  readonly name: string;
+
+  // out (M,N) = inp (M,K) · w (N,K)ᵀ + b (N), as torch.nn.Linear (weight stored out × in); b null = no bias.
+  matmul(out: Float, inp: Float, w: Float, b: Float | null, M: number, K: number, N: number): void;
+
+  // dinp (M,K) += dout·w;  dw (N,K) += doutᵀ·inp;  db (N) += Σ_rows dout.  Each of dinp, dw, db may be null.
+  matmulBackward(
+    dinp: Float | null, dw: Float | null, db: Float | null,
+    dout: Float, inp: Float, w: Float, M: number, K: number, N: number): void;
+
+  // Multi-head self-attention core over qkv (B,N,3D) = [q | k | v] per token, head h in columns h·hd…(h+1)·hd
+  // of each part, D = H·hd. For the first nq query tokens of each image (nq = N: all; nq = 1: the class
+  // token only): att (B,H,nq,N) = softmax(q·kᵀ/√hd, causal: keys j > query t masked), out (B,nq,D) = att·v.
+  attention(
+    out: Float, att: Float, qkv: Float,
+    B: number, N: number, nq: number, H: number, hd: number, causal: boolean): void;
+
+  // dqkv (B,N,3D) += the gradient of out; datt (B,H,nq,N) is scratch (overwritten).
+  attentionBackward(
+    dqkv: Float, datt: Float, dout: Float, att: Float, qkv: Float,
+    B: number, N: number, nq: number, H: number, hd: number, causal: boolean): void;
+}
+
+// The reference: plain loops, sums in float64 in a fixed order (so float32 results are rounded once).
+export const tsBackend: Backend = {
+  name: 'ts',
+  matmul: matmulForward,
+  matmulBackward,
+  attention: attentionForward,
+  attentionBackward,
+};
+
+export const BACKENDS: Record<string, Backend> = { ts: tsBackend };
+
+// Choosing a backend is explicit: an unknown name lists those available.
+export function getBackend(name: string): Backend {
+  const be = BACKENDS[name];
+  if (!be) fail(`backend "${name}" is not available: choose one of ${Object.keys(BACKENDS).join(', ')}`, 'usage');
+  return be;
+}
