@@ -1,5 +1,7 @@
 // index.ts: the public API of decomcam — re-exports only; each piece lives in its own file.
 export { DecomcamError, type ErrorCode } from './errors.js';
+
+// tensors and files
 export {
   type Float, type DType, type Tensor, numel, tensor, zeros, reshape, clone, toFloat32, toFloat64, astype,
 } from './tensor/tensor.js';
@@ -8,3 +10,38 @@ export { seededUniform } from './tensor/rng.js';
 export {
   type StDType, type StTensor, type StFile, readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, getTensor,
 } from './io/safetensors.js';
+
+// images
+export { type RgbImage, decodeImage, loadImage, encodePng } from './image/decode.js';
+export { preprocessImage, centerCropResize, toTensor, normalize, CLIP_MEAN, CLIP_STD } from './image/preprocess.js';
+export { interpolate, type InterpolateMode } from './image/interpolate.js';
+export { gaussianFilter } from './image/blur.js';
+export { applyJet, overlay } from './image/colormap.js';
+
+// CLIP
+export { type ClipConfig, patchGrid } from './clip/config.js';
+export { loadClip } from './clip/load.js';
+export { type ClipModel, seededClip, encodeImages, encodeTexts, encodeTokens, clipLogits } from './clip/model.js';
+export { type VisionRun, visionForward, visionBackward, getActivation, resolveLayer } from './clip/vision.js';
+export { ClipTokenizer } from './clip/tokenizer.js';
+export { type Backend, getBackend } from './kernels/backend.js';
+
+// linear algebra
+export { jacobiSvd } from './linalg/jacobi.js';
+export { lanczosSvd } from './linalg/lanczos.js';
+export { pca, type PcaResult } from './linalg/pca.js';
+
+// CAM methods
+export {
+  explain, camMethods, resolveOptions, type ExplainOptions, type Explanation, type TextExplanation, type CamImage,
+} from './cam/explain.js';
+export { presets, type PresetName } from './cam/decomcam.js';
+export { textTarget, embeddingTarget, type Target, type ScoreKind } from './cam/target.js';
+
+// evaluation
+export { pointingGame } from './eval/pointing.js';
+export { energyPointingGame } from './eval/energy.js';
+export { deletionCurve, insertionCurve, type Scorer } from './eval/deletion.js';
+export { camMultImage, averageDropIncrease } from './eval/confidence.js';
+export { boxIou, mapBoxIou } from './eval/boxiou.js';
+export { clipCenterCropFrame, cropFrame, identityFrame, type Box, type ObjectRegion, type MapFrame } from './eval/frame.js';
