@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { runMain, parseArgs, helpText, packageVersion, UsageError, writeOutputsAtomically, repoRoot } from './lib/cli.js';
-import { chooseBackend } from './lib/backend.js';
+import { chooseBackend, backendNames } from './lib/backend.js';
 import { explain, camMethods } from '../dist/cam/explain.js';
 import { presets } from '../dist/cam/decomcam.js';
 import { loadClip } from '../dist/clip/load.js';
@@ -42,7 +42,7 @@ const SPEC = {
   steps: { type: 'int', min: 1, default: 20, help: 'deletion/insertion steps' },
   tolerance: { type: 'float', min: 0, default: 15, help: 'pointing-game tolerance in original pixels' },
   dtype: { type: 'string', default: 'float32', choices: ['float32', 'float64'], help: 'arithmetic precision' },
-  backend: { type: 'string', default: 'auto', help: 'compute backend' },
+  backend: { type: 'string', default: 'auto', choices: backendNames(), help: 'compute backend: auto, ts, wasm or gpu' },
   json: { type: 'bool', help: 'print the JSON result instead of the table' },
   out: { type: 'string', help: 'also write the JSON result to this file' },
   help: { type: 'bool', help: 'show this help' },

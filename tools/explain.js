@@ -28,7 +28,7 @@ const SPEC = {
   'top-p': { type: 'int', min: 1, help: 'P, the channels kept by gradient weight (default 500; clamped to the width)' },
   sigma: { type: 'float', min: 0, help: 'σ of the Gaussian blur the masks perturb against (default 10)' },
   dtype: { type: 'string', default: 'float32', choices: ['float32', 'float64'], help: 'arithmetic precision (float64: the test oracle)' },
-  backend: { type: 'string', default: 'auto', help: 'compute backend: auto or one of the available ones' },
+  backend: { type: 'string', default: 'auto', choices: backendNames(), help: 'compute backend: auto (the fastest that works here) or one by name' },
   out: { type: 'string', default: './decomcam-out', help: 'output folder' },
   json: { type: 'bool', help: 'print result.json on stdout' },
   help: { type: 'bool', help: 'show this help' },

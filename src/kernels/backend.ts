@@ -8,6 +8,8 @@ import type { Activation } from '../nn/gelu.js';
 import type { Float } from '../tensor/tensor.js';
 import { attentionBackward, attentionForward } from './ts/attention.js';
 import { matmulBackward, matmulForward } from './ts/matmul.js';
+import { createWasmBackend } from './wasm/backend.js';
+import { createGpuBackend } from './gpujs/backend.js';
 
 export interface Backend {
   readonly name: string;
@@ -31,6 +33,24 @@ export interface Backend {
   attentionBackward(
     dqkv: Float, datt: Float, dout: Float, att: Float, qkv: Float,
     B: number, N: number, nq: number, H: number, hd: number, causal: boolean): void;
+
+  // ---- Optional members (kernels/wasm, kernels/gpujs). Where one is absent, callers use the reference. ----
+  // Why this backend cannot run here (a missing build, engine or addon), or null when it can.
+  unavailable?(): string | null;
+  // One line for logs: what runs and how (threads, gpu.js mode).
+  describe?(): string;
+  // Takes a weight w (N,K) once, at load (the wasm backend copies one that lives outside its memory into it:
+  // memory ≈ the weight's size); later matmul/matmulBackward calls given this same array use that copy and do
+  // not read w's values again: prepare again after changing w.
+  prepare?(w: Float, N: number, K: number): void;
+  // n float32 zeros in the backend's own memory: arrays from here reach its kernels without a copy (the wasm
+  // backend's shared memory). free() gives one back.
+  alloc?(n: number): Float32Array;
+  free?(arr: Float32Array): void;
+  // nn/layernorm.ts's layernormForward and nn/gelu.ts's activationForward/activationBackward, same arguments.
+  layernorm?(out: Float, mean: Float, rstd: Float, inp: Float, w: Float, b: Float, N: number, C: number, eps: number): void;
+  activation?(act: Activation, out: Float, inp: Float, n: number): void;
+  activationBackward?(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
 }
 
 // The reference: plain loops, sums in float64 in a fixed order (so float32 results are rounded once).
@@ -42,7 +62,9 @@ export const tsBackend: Backend = {
   attentionBackward,
 };
 
-export const BACKENDS: Record<string, Backend> = { ts: tsBackend };
+// wasm: WebAssembly SIMD kernels on min(2, cores) threads; gpu: gpu.js kernels (headless-gl, else webasm).
+// Both start (compile, spawn threads, load gpu.js) on first use. kernels/choose.ts picks one by speed.
+export const BACKENDS: Record<string, Backend> = { ts: tsBackend, wasm: createWasmBackend(), gpu: createGpuBackend() };
 
 // Choosing a backend is explicit: an unknown name lists those available.
 export function getBackend(name: string): Backend {

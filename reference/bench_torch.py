@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""bench_torch.py: the PyTorch side of tools/bench.js (issue 6), on the same machine and the same work:
+  GEMM GFLOP/s on the ViT-B/16 Linear shapes; one ViT-B/16 image forward; DecomCAM end to end on the seeded
+  ViT-B/16 (reference/clip_model.py's seeded_clip, float32, as the TS model), paper preset, P = 500, Q = 10, with
+  the same stages as tools/bench.js (load, preprocess, forward, backward, decompose, masks, perturbed, integrate)
+  and peak RSS. The algorithm is reference/cam_reference.py's decomcam (its helpers are reused), run in float32
+  with timers between the steps. Medians of --reps runs after a warm-up.
+
+    env -u OPENBLAS_CORETYPE /usr/bin/python3 reference/bench_torch.py [--threads 2] [--reps 5] [--json FILE]
+
+OPENBLAS_CORETYPE: this machine's default names an older core (Haswell), which runs OpenBLAS's GEMM at about
+half speed; `env -u` removes it for this command only. Threads: torch.set_num_threads(--threads), 2 = the cores.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.decomposition import PCA
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import cam_reference as cr  # noqa: E402
+import clip_model as cm  # noqa: E402
+from seeded import seeded_uniform  # noqa: E402
+
+
+def measure(fn, reps):
+    """Median wall seconds of reps runs after one warm-up."""
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_gemm(reps):
+    N, D, Fw = 197, 768, 3072
+    shapes = [('linear qkv 197x768->2304', N, D, 3 * D), ('linear fc 197x768->3072', N, D, Fw),
+              ('linear fc2 197x3072->768', N, Fw, D), ('linear fc, 11 images 2167x768->3072', 11 * N, D, Fw)]
+    rows = []
+    for label, M, K, Nout in shapes:
+        x, w, b = torch.randn(M, K), torch.randn(Nout, K), torch.randn(Nout)
+        t = measure(lambda: F.linear(x, w, b), reps)
+        rows.append({'op': label, 'ms': t * 1e3, 'gflops': 2 * M * K * Nout / t / 1e9})
+    return rows
+
+
+def decomcam_stages(model, rgb, t, o, S, h, w, layer):
+    """cam_reference.decomcam's steps in float32, timed; returns {stage: seconds}."""
+    st = {}
+    clock = [time.perf_counter()]
+
+    def lap(name):
+        now = time.perf_counter()
+        st[name] = now - clock[0]
+        clock[0] = now
+
+    pixels = cr.normalize(rgb).float()
+    lap('preprocess')
+    # 1. score and 2. gradients at the layer (no parameter gradients)
+    x = pixels[None].clone().requires_grad_(True)
+    acts = {}
+    emb = model.vision_forward(x, acts)
+    a = acts[layer]
+    a.retain_grad()
+    s = cr.score_of(o['score'], emb, t, model.logit_scale.detach())[0]
+    lap('forward')
+    s.backward()
+    A = a.detach()[0, 1:, :].double()
+    G = a.grad[0, 1:, :].double()
+    lap('backward')
+    # 3. alpha, top-P, X and 4. PCA → OSSMs
+    alpha = G.mean(0)
+    top = torch.sort(alpha, descending=True, stable=True).indices[:min(o['P'], alpha.shape[0])]
+    X = A[:, top] * alpha[top]
+    X = torch.where(torch.isnan(X), torch.zeros_like(X), X)
+    scores = PCA(n_components=o['Q'], svd_solver='full').fit_transform(X.numpy())
+    ossm = torch.from_numpy(np.ascontiguousarray(scores.T)).reshape(o['Q'], h, w)
+    lap('decompose')
+    # 5. masks and 6. the perturbed batch
+    M = F.interpolate(ossm.clamp(min=0)[:, None], size=(S, S), mode='bicubic', align_corners=False)[:, 0]
+    m = torch.stack([cr.minmax(Mq, 0.0) for Mq in M])
+    blur = cr.blur_image(rgb, o['sigma'], o['truncate'])
+    batch = cr.normalize(torch.maximum(rgb[None] * m[:, None], blur[None] * (1 - m[:, None])))
+    lap('masks')
+    # 7. the Q perturbed images and the blurred one in one batched forward
+    with torch.no_grad():
+        embs = model.vision_forward(torch.cat([batch, cr.normalize(blur)[None]]).float())
+    sc = cr.score_of(o['score'], embs.double(), t.double(), model.logit_scale.detach().double())
+    lap('perturbed')
+    # 8. integration
+    r = sc[:-1] - sc[-1]
+    wq = torch.where(r < o['threshold'], torch.zeros_like(r), r / r.max())
+    cam = cr.minmax((wq[:, None, None] * M).sum(0).clamp(min=0), 0.0)
+    lap('integrate')
+    return st, cam
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--reps', type=int, default=5)
+    ap.add_argument('--json')
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    report = {'torch': torch.__version__, 'threads': torch.get_num_threads(),
+              'OPENBLAS_CORETYPE': os.environ.get('OPENBLAS_CORETYPE'), 'loadavg': os.getloadavg()[0]}
+
+    report['gemm'] = bench_gemm(args.reps)
+    print(f"## PyTorch {torch.__version__}, {report['threads']} threads, OPENBLAS_CORETYPE={report['OPENBLAS_CORETYPE']}")
+    for r in report['gemm']:
+        print(f"{r['op']:<40} {r['ms']:8.2f} ms {r['gflops']:8.1f} GFLOP/s")
+
+    t0 = time.perf_counter()
+    config = cm.vit_b16_config()
+    model = cm.seeded_clip(config, 2024, torch.float32)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    load = time.perf_counter() - t0
+    pixels = torch.from_numpy(seeded_uniform(3, 'pixels', 3 * 224 * 224, 2, 0, np.float32)).reshape(1, 3, 224, 224)
+    with torch.no_grad():
+        fwd = measure(lambda: model.vision_forward(pixels), args.reps)
+    report['forward_seconds'] = fwd
+    print(f"ViT-B/16 forward, one image: {fwd:.3f} s")
+
+    o = {**cr.DEFAULTS, **cr.PRESETS['paper']}
+    S, h = 224, 14
+    layer = cr.resolve_layer(config, o['layer'])
+    rgb = torch.from_numpy(seeded_uniform(7, 'rgb', 3 * S * S, 0.5, 0.5, np.float64)).reshape(3, S, S)
+    t = torch.from_numpy(seeded_uniform(5, 'text', 512, 1, 0, np.float32))
+    decomcam_stages(model, rgb, t, o, S, h, h, layer)  # warm-up
+    runs = [decomcam_stages(model, rgb, t, o, S, h, h, layer)[0] for _ in range(max(1, min(args.reps, 3)))]
+    stages = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    stages['total'] = sum(stages.values())
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report['decomcam'] = {'load_seconds': load, 'stages_ms': {k: v * 1e3 for k, v in stages.items()}, 'peak_rss_mb': rss}
+    print(f"## DecomCAM, seeded ViT-B/16, paper preset, P = {o['P']}, Q = {o['Q']} (ms, median of {len(runs)})")
+    print(f"{'load (seeded weights)':<34} {load * 1e3:8.0f}")
+    for k, v in stages.items():
+        print(f"{k:<34} {v * 1e3:8.0f}")
+    print(f"{'peak RSS (MB)':<34} {rss:8.0f}")
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()

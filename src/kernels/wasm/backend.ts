@@ -1,0 +1,279 @@
+// kernels/wasm/backend.ts: the `wasm` Backend — the kernels of kernels.wat (WebAssembly SIMD, float32) on one
+// shared memory, on 1 or more threads. Matches kernels/ts within float32 tolerances (its sums run in float32,
+// the reference's in float64), and is bit-identical to itself run to run and for any number of threads.
+// - matmul reads the weight w (N,K) as it lies (it computes outᵀ = w·inpᵀ): nothing is packed at load.
+// - alloc(n) gives arrays inside the memory: those reach the kernels without a copy; any other float32 array
+//   is copied in (and outputs back) on each call. prepare(w) copies a weight that lives elsewhere into the
+//   memory once (memory ≈ its size); a parameter buffer from alloc() needs no prepare.
+// - float64 arrays (the oracle mode) and gelu (erf) go to the reference kernels.
+
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fail } from '../../errors.js';
+import type { Float } from '../../tensor/tensor.js';
+import type { Activation } from '../../nn/gelu.js';
+import { activationBackward as tsActivationBackward, activationForward as tsActivation } from '../../nn/gelu.js';
+import { layernormForward as tsLayernorm } from '../../nn/layernorm.js';
+import type { Backend } from '../backend.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../ts/attention.js';
+import { matmulBackward as tsMatmulBackward, matmulForward as tsMatmul } from '../ts/matmul.js';
+import { instantiate, wasmApi } from './api.js';
+import type { Kernels, WasmModuleObject } from './api.js';
+import { WasmMemory } from './memory.js';
+import { ThreadPool } from './threads.js';
+
+export interface WasmOptions {
+  threads?: number; // default: min(2, the machine's cores)
+}
+
+export interface WasmBackend extends Backend {
+  readonly threads: number;
+  // null where it can run here, else why not (the kernels were not built, or no wasm SIMD)
+  unavailable(): string | null;
+  alloc(n: number): Float32Array;
+  free(arr: Float32Array): void;
+  prepare(w: Float, N: number, K: number): void;
+  layernorm(out: Float, mean: Float, rstd: Float, inp: Float, w: Float, b: Float,
+    N: number, C: number, eps: number): void;
+  activation(act: Activation, out: Float, inp: Float, n: number): void;
+  activationBackward(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
+  describe(): string;
+}
+
+const WASM_FILE = new URL('./kernels.wasm', import.meta.url);
+const SMALL = 1 << 17; // multiply-adds below which a GEMM runs on the calling thread alone
+const SMALL_ELEMENTWISE = 1 << 19; // elements below which layernorm and quick_gelu stay on the calling thread
+
+let compiled: WasmModuleObject | null = null;
+let compileError: string | null = null;
+
+// The module, compiled once per process (workers receive it compiled).
+function compile(): WasmModuleObject | null {
+  if (compiled || compileError) return compiled;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(WASM_FILE);
+  } catch {
+    compileError = `${WASM_FILE.pathname} is missing (it is built from kernels.wat by \`npm run build\`)`;
+    return null;
+  }
+  try {
+    compiled = new wasmApi.Module(bytes);
+  } catch (e) {
+    compileError = `this JavaScript engine cannot compile the kernels (WebAssembly SIMD and threads are needed): ${String(e)}`;
+  }
+  return compiled;
+}
+
+// A prepared weight: a copy of w (N·K floats, same layout) in the memory, at addr.
+interface Resident { addr: number; length: number }
+
+export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
+  const threads = options.threads ?? Math.min(2, availableParallelism());
+  if (!Number.isInteger(threads) || threads < 1) fail(`wasm backend: threads is ${threads}, expected an integer ≥ 1`, 'usage');
+  let mem: WasmMemory | null = null;
+  let pool: ThreadPool | null = null;
+  let kernels: Kernels | null = null;
+  const resident = new WeakMap<ArrayBufferLike, Map<number, Resident>>();
+
+  function init(): { mem: WasmMemory; pool: ThreadPool; kernels: Kernels } {
+    if (mem && pool && kernels) return { mem, pool, kernels };
+    const module = compile();
+    if (!module) fail(`backend "wasm" is not available: ${compileError}`, 'usage');
+    mem = new WasmMemory(1 << 24);
+    kernels = instantiate(module, mem.memory);
+    pool = new ThreadPool(mem, module, kernels, threads);
+    return { mem, pool, kernels };
+  }
+
+  // Per call: the address of each operand, copying foreign arrays into scratch blocks released at the end.
+  function call(body: (op: Operands) => void): void {
+    const { mem } = init();
+    const op = new Operands(mem);
+    try {
+      body(op);
+      op.copyBack();
+    } finally {
+      op.release();
+    }
+  }
+
+  // The address of w's values in the memory: w itself, its prepared copy, or a copy made now.
+  function weightAddress(op: Operands, w: Float, n: number): number {
+    const r = resident.get(w.buffer)?.get(w.byteOffset);
+    return r && r.length === w.length ? r.addr : op.input(w, n);
+  }
+
+  const isF32 = (...arrays: (Float | null)[]): boolean => arrays.every((a) => a === null || a instanceof Float32Array);
+
+  const be: WasmBackend = {
+    name: 'wasm',
+    threads,
+
+    unavailable() {
+      return compile() ? null : compileError;
+    },
+
+    describe() {
+      return `wasm (WebAssembly SIMD, ${threads} thread${threads > 1 ? 's' : ''})`;
+    },
+
+    alloc(n) {
+      const { mem } = init();
+      const addr = mem.alloc(4 * n);
+      const arr = mem.f32(addr, n);
+      arr.fill(0);
+      return arr;
+    },
+
+    free(arr) {
+      const { mem } = init();
+      const addr = mem.blockOf(arr);
+      if (addr < 0) fail('wasm backend: free() of an array that alloc() did not return', 'usage');
+      mem.release(addr);
+    },
+
+    prepare(w, N, K) {
+      if (!(w instanceof Float32Array)) return; // float64 weights run on the reference kernels
+      if (w.length !== N * K) fail(`wasm backend: prepare of a weight of ${w.length} floats as (${N},${K})`, 'usage');
+      const { mem } = init();
+      if (mem.addressOf(w) >= 0) return; // already in the memory
+      let byOffset = resident.get(w.buffer);
+      if (!byOffset) resident.set(w.buffer, (byOffset = new Map()));
+      const old = byOffset.get(w.byteOffset);
+      if (old) mem.release(old.addr);
+      const addr = mem.alloc(4 * N * K);
+      mem.f32(addr, N * K).set(w);
+      byOffset.set(w.byteOffset, { addr, length: w.length });
+    },
+
+    matmul(out, inp, w, b, M, K, N) {
+      if (!isF32(out, inp, w, b)) return tsMatmul(out, inp, w, b, M, K, N);
+      call((op) => {
+        const { pool, kernels } = init();
+        // inpᵀ in panels of 8 rows of inp: xp[p][k][l] = inp[8p+l][k]
+        const xp = op.scratch(Math.ceil(M / 8) * 8 * K);
+        kernels.pack(xp, op.input(inp, M * K), 4 * K, 4, K, M);
+        const args = [op.output(out, M * N, false), weightAddress(op, w, N * K), xp, b ? op.input(b, N) : 0, M, K, N];
+        pool.run('linear', args, N, 4, undefined, M * N * K < SMALL);
+      });
+    },
+
+    matmulBackward(dinp, dw, db, dout, inp, w, M, K, N) {
+      if (!isF32(dinp, dw, db, dout, inp, w)) return tsMatmulBackward(dinp, dw, db, dout, inp, w, M, K, N);
+      call((op) => {
+        const { pool, kernels } = init();
+        const pdout = op.input(dout, M * N);
+        // B operands are packed into panels first: walking a plain (rows, K) matrix down its rows would touch
+        // a new page every step
+        const panels = (src: number, rows: number): number => {
+          const dst = op.scratch(Math.ceil(K / 8) * 8 * rows);
+          kernels.pack(dst, src, 4, 4 * K, rows, K);
+          return dst;
+        };
+        // dinp (M,K) += dout (M,N) · w (N,K)
+        if (dinp) {
+          pool.run('gemm', [op.output(dinp, M * K, true), 4 * K, pdout, 4 * N, 4,
+            panels(weightAddress(op, w, N * K), N), 32 * N, 32, K, N, 1, 0, 1], M, 4, undefined, M * N * K < SMALL);
+        }
+        // dw (N,K) += doutᵀ (N,M) · inp (M,K): A(n, m) = dout[m,n]
+        if (dw) {
+          pool.run('gemm', [op.output(dw, N * K, true), 4 * K, pdout, 4, 4 * N,
+            panels(op.input(inp, M * K), M), 32 * M, 32, K, M, 1, 0, 1], N, 4, undefined, M * N * K < SMALL);
+        }
+      });
+      // db (N) += Σ_rows dout: O(M·N), the reference loop
+      if (db) tsMatmulBackward(null, null, db, dout, inp, w, M, K, N);
+    },
+
+    attention(out, att, qkv, B, N, nq, H, hd, causal) {
+      if (!isF32(out, att, qkv)) return tsAttention(out, att, qkv, B, N, nq, H, hd, causal);
+      const D = H * hd;
+      call((op) => {
+        const per = 4 * Math.ceil(N / 8) * 8 * hd; // kᵀ panels, per thread
+        const kt = op.scratch((per / 4) * threads);
+        const args = [op.output(out, B * nq * D, false), op.output(att, B * H * nq * N, false),
+          op.input(qkv, B * N * 3 * D), kt, N, nq, H, hd, causal ? 1 : 0, 1 / Math.sqrt(hd)];
+        init().pool.run('attention', args, B * H, 1, { index: 3, base: kt, stride: per });
+      });
+    },
+
+    attentionBackward(dqkv, datt, dout, att, qkv, B, N, nq, H, hd, causal) {
+      if (!isF32(dqkv, datt, dout, att, qkv)) {
+        return tsAttentionBackward(dqkv, datt, dout, att, qkv, B, N, nq, H, hd, causal);
+      }
+      const D = H * hd;
+      call((op) => {
+        const per = 4 * Math.ceil(N / 8) * 8 * hd; // vᵀ panels, per thread
+        const vt = op.scratch((per / 4) * threads);
+        const args = [op.output(dqkv, B * N * 3 * D, true), op.output(datt, B * H * nq * N, false),
+          op.input(dout, B * nq * D), op.input(att, B * H * nq * N), op.input(qkv, B * N * 3 * D), vt,
+          N, nq, H, hd, causal ? 1 : 0, 1 / Math.sqrt(hd)];
+        init().pool.run('attention_backward', args, B * H, 1, { index: 5, base: vt, stride: per });
+      });
+    },
+
+    layernorm(out, mean, rstd, inp, w, b, N, C, eps) {
+      if (!isF32(out, mean, rstd, inp, w, b) || C % 4 !== 0) return tsLayernorm(out, mean, rstd, inp, w, b, N, C, eps);
+      call((op) => {
+        const args = [op.output(out, N * C, false), op.output(mean, N, false), op.output(rstd, N, false),
+          op.input(inp, N * C), op.input(w, C), op.input(b, C), C, eps];
+        init().pool.run('layernorm', args, N, 1, undefined, N * C < SMALL_ELEMENTWISE);
+      });
+    },
+
+    activation(act, out, inp, n) {
+      if (act !== 'quick_gelu' || !isF32(out, inp)) return tsActivation(act, out, inp, n);
+      call((op) => {
+        init().pool.run('quick_gelu', [op.output(out, n, false), op.input(inp, n)], n, 4, undefined, n < SMALL_ELEMENTWISE);
+      });
+    },
+
+    activationBackward(act, dinp, dout, inp, n) {
+      if (act !== 'quick_gelu' || !isF32(dinp, dout, inp)) return tsActivationBackward(act, dinp, dout, inp, n);
+      call((op) => {
+        init().pool.run('quick_gelu_backward', [op.output(dinp, n, true), op.input(dout, n), op.input(inp, n)],
+          n, 4, undefined, n < SMALL_ELEMENTWISE);
+      });
+    },
+  };
+  return be;
+}
+
+// The operands of one call. An array already in the memory is used where it is; any other is copied into a
+// scratch block (an input, or an output the kernel adds into), and outputs are copied back by copyBack().
+class Operands {
+  private blocks: number[] = [];
+  private back: [Float32Array, number, number][] = []; // [array, address, n]
+  constructor(private mem: WasmMemory) {}
+
+  scratch(n: number): number {
+    const addr = this.mem.alloc(4 * n);
+    this.blocks.push(addr);
+    return addr;
+  }
+
+  input(arr: Float, n: number): number {
+    const at = this.mem.addressOf(arr);
+    if (at >= 0) return at;
+    const addr = this.scratch(n);
+    this.mem.f32(addr, n).set(arr.subarray(0, n));
+    return addr;
+  }
+
+  output(arr: Float, n: number, accumulate: boolean): number {
+    const at = this.mem.addressOf(arr);
+    if (at >= 0) return at;
+    const addr = accumulate ? this.input(arr, n) : this.scratch(n);
+    this.back.push([arr as Float32Array, addr, n]);
+    return addr;
+  }
+
+  copyBack(): void {
+    for (const [arr, addr, n] of this.back) arr.set(this.mem.f32(addr, n));
+  }
+
+  release(): void {
+    for (const addr of this.blocks) this.mem.release(addr);
+  }
+}

@@ -1,0 +1,636 @@
+;; kernels/wasm/kernels.wat: the wasm backend's kernels, hand-written WebAssembly (SIMD f32x4, threads).
+;; Assembled at build time by src/kernels/wasm/build.js (npm package wabt) into dist/kernels/wasm/kernels.wasm.
+;; One shared memory holds weights, activations and scratch; every pointer is a byte address into it, every
+;; matrix is row-major f32. Exported kernels take a range [lo, hi) of outputs — rows, the output features of
+;; a Linear layer, attention units (image, head) or elements — so two threads split the outputs and never a
+;; sum: each output is computed by the same instructions whatever the split, and the results are
+;; bit-identical for 1 and 2 threads.
+;; Address 0 is reserved (never allocated), so a null bias is the pointer 0.
+
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; GEMM.  For rows i in [lo, hi) and columns j in [0, cols):
+  ;;   s = Σ_{r = 0…red−1} A(i,r)·B(r,j)        (float32, r increasing, from 0: one fixed order)
+  ;;   v = s·alpha (+ bias[j]);   C(i,j) = v, or C(i,j) += v when acc = 1
+  ;; with A(i,r) at a + i·lda + r·sa and C(i,j) at c + i·ldc + 4j (byte strides), and B in panels of 8
+  ;; columns: B(r, 8p+l) at b + p·ldbp + r·sb + 4l. A weight packed by $pack has ldbp = 32·red, sb = 32;
+  ;; a plain row-major matrix with row stride s has ldbp = 32, sb = s.
+  ;; Columns past `cols` in the last panel are computed from whatever B holds there and never stored.
+  ;; The inner tile is 4 rows × 8 columns: per step of r, two loads of B, four broadcasts of A and 16
+  ;; f32x4 mul/add, with the 8 running sums in registers.
+
+  (func $gemm (export "gemm")
+    (param $c i32) (param $ldc i32)
+    (param $a i32) (param $lda i32) (param $sa i32)
+    (param $b i32) (param $ldbp i32) (param $sb i32)
+    (param $cols i32) (param $red i32) (param $alpha f32) (param $bias i32) (param $acc i32)
+    (param $lo i32) (param $hi i32)
+    (local $j i32) (local $n i32) (local $i i32) (local $bp i32) (local $bj i32)
+    (local.set $bp (local.get $b))
+    (block $done (loop $panels
+      (br_if $done (i32.ge_s (local.get $j) (local.get $cols)))
+      ;; n = min(8, cols − j) columns of this panel are stored
+      (local.set $n (i32.sub (local.get $cols) (local.get $j)))
+      (if (i32.gt_s (local.get $n) (i32.const 8)) (then (local.set $n (i32.const 8))))
+      (local.set $bj (select (i32.add (local.get $bias) (i32.shl (local.get $j) (i32.const 2))) (i32.const 0)
+                             (local.get $bias)))
+      (local.set $i (local.get $lo))
+      (block $rows4done (loop $rows4
+        (br_if $rows4done (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $hi)))
+        (call $tile4
+          (i32.add (local.get $c) (i32.add (i32.mul (local.get $i) (local.get $ldc)) (i32.shl (local.get $j) (i32.const 2))))
+          (local.get $ldc)
+          (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))) (local.get $lda) (local.get $sa)
+          (local.get $bp) (local.get $sb) (local.get $red)
+          (local.get $alpha) (local.get $bj) (local.get $acc) (local.get $n))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $rows4)))
+      (block $rows1done (loop $rows1
+        (br_if $rows1done (i32.ge_s (local.get $i) (local.get $hi)))
+        (call $tile1
+          (i32.add (local.get $c) (i32.add (i32.mul (local.get $i) (local.get $ldc)) (i32.shl (local.get $j) (i32.const 2))))
+          (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))) (local.get $sa)
+          (local.get $bp) (local.get $sb) (local.get $red)
+          (local.get $alpha) (local.get $bj) (local.get $acc) (local.get $n))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows1)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (local.set $bp (i32.add (local.get $bp) (local.get $ldbp)))
+      (br $panels)))
+  )
+
+  ;; 4 rows × 8 columns of C. a: row 0 of A (rows lda apart, steps sa apart); b: this panel's row 0.
+  (func $tile4
+    (param $c i32) (param $ldc i32) (param $a i32) (param $lda i32) (param $sa i32)
+    (param $b i32) (param $sb i32) (param $red i32)
+    (param $alpha f32) (param $bias i32) (param $acc i32) (param $n i32)
+    (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $r i32) (local $k i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local.set $a1 (i32.add (local.get $a) (local.get $lda)))
+    (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))
+    (local.set $a3 (i32.add (local.get $a2) (local.get $lda)))
+    (if (i32.gt_s (local.get $red) (i32.const 0)) (then
+      (loop $steps
+        (local.set $b0 (v128.load (local.get $b)))
+        (local.set $b1 (v128.load offset=16 (local.get $b)))
+        (local.set $x (v128.load32_splat (i32.add (local.get $a) (local.get $k))))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (v128.load32_splat (i32.add (local.get $a1) (local.get $k))))
+        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (v128.load32_splat (i32.add (local.get $a2) (local.get $k))))
+        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (v128.load32_splat (i32.add (local.get $a3) (local.get $k))))
+        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $k (i32.add (local.get $k) (local.get $sa)))
+        (local.set $b (i32.add (local.get $b) (local.get $sb)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $steps (i32.lt_s (local.get $r) (local.get $red))))))
+    (call $store8 (local.get $c) (local.get $c00) (local.get $c01) (local.get $alpha) (local.get $bias) (local.get $acc) (local.get $n))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $store8 (local.get $c) (local.get $c10) (local.get $c11) (local.get $alpha) (local.get $bias) (local.get $acc) (local.get $n))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $store8 (local.get $c) (local.get $c20) (local.get $c21) (local.get $alpha) (local.get $bias) (local.get $acc) (local.get $n))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $store8 (local.get $c) (local.get $c30) (local.get $c31) (local.get $alpha) (local.get $bias) (local.get $acc) (local.get $n))
+  )
+
+  ;; 1 row × 8 columns: the same sums in the same order as a row of $tile4.
+  (func $tile1
+    (param $c i32) (param $a i32) (param $sa i32) (param $b i32) (param $sb i32) (param $red i32)
+    (param $alpha f32) (param $bias i32) (param $acc i32) (param $n i32)
+    (local $r i32) (local $c00 v128) (local $c01 v128) (local $x v128)
+    (if (i32.gt_s (local.get $red) (i32.const 0)) (then
+      (loop $steps
+        (local.set $x (v128.load32_splat (local.get $a)))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (v128.load (local.get $b)))))
+        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $b)))))
+        (local.set $a (i32.add (local.get $a) (local.get $sa)))
+        (local.set $b (i32.add (local.get $b) (local.get $sb)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $steps (i32.lt_s (local.get $r) (local.get $red))))))
+    (call $store8 (local.get $c) (local.get $c00) (local.get $c01) (local.get $alpha) (local.get $bias) (local.get $acc) (local.get $n))
+  )
+
+  ;; The end of one row of a tile: v = s·alpha (+ bias); C = v or C += v; only the first n of 8 columns.
+  (func $store8
+    (param $c i32) (param $s0 v128) (param $s1 v128)
+    (param $alpha f32) (param $bias i32) (param $acc i32) (param $n i32)
+    (local $v0 v128) (local $v1 v128)
+    (local.set $v0 (f32x4.mul (local.get $s0) (f32x4.splat (local.get $alpha))))
+    (local.set $v1 (f32x4.mul (local.get $s1) (f32x4.splat (local.get $alpha))))
+    (if (local.get $bias) (then
+      (local.set $v0 (f32x4.add (local.get $v0) (v128.load (local.get $bias))))
+      (local.set $v1 (f32x4.add (local.get $v1) (v128.load offset=16 (local.get $bias))))))
+    (if (local.get $acc) (then
+      (local.set $v0 (f32x4.add (v128.load (local.get $c)) (local.get $v0)))
+      (local.set $v1 (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $v1)))))
+    (if (i32.eq (local.get $n) (i32.const 8)) (then
+      (v128.store (local.get $c) (local.get $v0))
+      (v128.store offset=16 (local.get $c) (local.get $v1))
+      (return)))
+    ;; a partial panel (the matrix's last columns): lane by lane
+    (f32.store (local.get $c) (f32x4.extract_lane 0 (local.get $v0)))
+    (br_if 0 (i32.le_s (local.get $n) (i32.const 1)))
+    (f32.store offset=4 (local.get $c) (f32x4.extract_lane 1 (local.get $v0)))
+    (br_if 0 (i32.le_s (local.get $n) (i32.const 2)))
+    (f32.store offset=8 (local.get $c) (f32x4.extract_lane 2 (local.get $v0)))
+    (br_if 0 (i32.le_s (local.get $n) (i32.const 3)))
+    (f32.store offset=12 (local.get $c) (f32x4.extract_lane 3 (local.get $v0)))
+    (br_if 0 (i32.le_s (local.get $n) (i32.const 4)))
+    (f32.store offset=16 (local.get $c) (f32x4.extract_lane 0 (local.get $v1)))
+    (br_if 0 (i32.le_s (local.get $n) (i32.const 5)))
+    (f32.store offset=20 (local.get $c) (f32x4.extract_lane 1 (local.get $v1)))
+    (br_if 0 (i32.le_s (local.get $n) (i32.const 6)))
+    (f32.store offset=24 (local.get $c) (f32x4.extract_lane 2 (local.get $v1)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; The GEMM of a Linear layer, the bulk of the work: out (M,N) = inp (M,K) · wᵀ + bias, computed as its
+  ;; transpose outᵀ = w · inpᵀ so that w is read where it lies, row by row (no packed copy of the weights):
+  ;; A = w (rows of output features), B = inpᵀ packed by $pack into xp ([p][k][8] = inp[8p+l][k]).
+  ;; [lo, hi) are output features n (a multiple of 4 apart): two threads split the columns of out.
+  ;; Each output is the float32 sum over k in increasing order, from 0, then + bias: what $gemm computes.
+  (func (export "linear")
+    (param $out i32) (param $w i32) (param $xp i32) (param $bias i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $lo i32) (param $hi i32)
+    (local $n i32) (local $j i32) (local $rows i32) (local $cols i32) (local $a i32) (local $lda i32)
+    (local.set $lda (i32.shl (local.get $K) (i32.const 2)))
+    (local.set $n (local.get $lo))
+    (block $nd (loop $nl
+      (br_if $nd (i32.ge_s (local.get $n) (local.get $hi)))
+      (local.set $rows (i32.sub (local.get $hi) (local.get $n)))
+      (if (i32.gt_s (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
+      (local.set $a (i32.add (local.get $w) (i32.mul (local.get $n) (local.get $lda))))
+      (local.set $j (i32.const 0))
+      (block $jd (loop $jl
+        (br_if $jd (i32.ge_s (local.get $j) (local.get $M)))
+        (local.set $cols (i32.sub (local.get $M) (local.get $j)))
+        (if (i32.gt_s (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
+        (call $tile4t
+          (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $N)) (local.get $n)) (i32.const 2)))
+          (i32.shl (local.get $N) (i32.const 2))
+          (local.get $a) (local.get $lda)
+          (i32.add (local.get $xp) (i32.mul (local.get $j) (local.get $lda)))   ;; panel j/8: 32·K bytes = 8·lda
+          (local.get $K)
+          (select (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))) (i32.const 0) (local.get $bias))
+          (local.get $rows) (local.get $cols))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $jl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 4)))
+      (br $nl)))
+  )
+
+  ;; 4 rows of A (a, lda apart: only `rows` exist) × one 8-wide panel b of K steps; row i, lane l goes to
+  ;; c + 4i + l·ldc (out transposed back), + bias[i].
+  (func $tile4t
+    (param $c i32) (param $ldc i32) (param $a i32) (param $lda i32) (param $b i32) (param $K i32)
+    (param $bias i32) (param $rows i32) (param $cols i32)
+    (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $k i32) (local $bend i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    ;; rows past the matrix's end repeat row 0 (computed, never stored), so nothing past w is read
+    (local.set $a1 (select (i32.add (local.get $a) (local.get $lda)) (local.get $a) (i32.gt_s (local.get $rows) (i32.const 1))))
+    (local.set $a2 (select (i32.add (local.get $a1) (local.get $lda)) (local.get $a) (i32.gt_s (local.get $rows) (i32.const 2))))
+    (local.set $a3 (select (i32.add (local.get $a2) (local.get $lda)) (local.get $a) (i32.gt_s (local.get $rows) (i32.const 3))))
+    ;; one step of k per turn: unrolling makes V8 interleave the steps' loads and spill registers
+    (local.set $bend (i32.add (local.get $b) (i32.shl (local.get $K) (i32.const 5))))
+    (if (i32.gt_s (local.get $K) (i32.const 0)) (then
+      (loop $steps
+        (local.set $b0 (v128.load (local.get $b)))
+        (local.set $b1 (v128.load offset=16 (local.get $b)))
+        (local.set $x (v128.load32_splat (i32.add (local.get $a) (local.get $k))))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (v128.load32_splat (i32.add (local.get $a1) (local.get $k))))
+        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (v128.load32_splat (i32.add (local.get $a2) (local.get $k))))
+        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (v128.load32_splat (i32.add (local.get $a3) (local.get $k))))
+        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $k (i32.add (local.get $k) (i32.const 4)))
+        (local.set $b (i32.add (local.get $b) (i32.const 32)))
+        (br_if $steps (i32.ne (local.get $b) (local.get $bend))))))
+    (call $store8t (local.get $c) (local.get $ldc) (local.get $c00) (local.get $c01) (local.get $bias) (local.get $cols))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 1)))
+    (call $store8t (i32.add (local.get $c) (i32.const 4)) (local.get $ldc) (local.get $c10) (local.get $c11)
+      (select (i32.add (local.get $bias) (i32.const 4)) (i32.const 0) (local.get $bias)) (local.get $cols))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 2)))
+    (call $store8t (i32.add (local.get $c) (i32.const 8)) (local.get $ldc) (local.get $c20) (local.get $c21)
+      (select (i32.add (local.get $bias) (i32.const 8)) (i32.const 0) (local.get $bias)) (local.get $cols))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 3)))
+    (call $store8t (i32.add (local.get $c) (i32.const 12)) (local.get $ldc) (local.get $c30) (local.get $c31)
+      (select (i32.add (local.get $bias) (i32.const 12)) (i32.const 0) (local.get $bias)) (local.get $cols))
+  )
+
+  ;; 8 sums (+ the scalar bias at `bias`, unless 0) stored ldc bytes apart: the first `cols` of them.
+  (func $store8t (param $c i32) (param $ldc i32) (param $s0 v128) (param $s1 v128) (param $bias i32) (param $cols i32)
+    (if (local.get $bias) (then
+      (local.set $s0 (f32x4.add (local.get $s0) (v128.load32_splat (local.get $bias))))
+      (local.set $s1 (f32x4.add (local.get $s1) (v128.load32_splat (local.get $bias))))))
+    (f32.store (local.get $c) (f32x4.extract_lane 0 (local.get $s0)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 1)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (f32.store (local.get $c) (f32x4.extract_lane 1 (local.get $s0)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 2)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (f32.store (local.get $c) (f32x4.extract_lane 2 (local.get $s0)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 3)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (f32.store (local.get $c) (f32x4.extract_lane 3 (local.get $s0)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 4)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (f32.store (local.get $c) (f32x4.extract_lane 0 (local.get $s1)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 5)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (f32.store (local.get $c) (f32x4.extract_lane 1 (local.get $s1)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 6)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (f32.store (local.get $c) (f32x4.extract_lane 2 (local.get $s1)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 7)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (f32.store (local.get $c) (f32x4.extract_lane 3 (local.get $s1)))
+  )
+
+  ;; Packs B(r, j) = src[j·ldj + r·ldr] (bytes), r < rows, j < cols, into panels of 8 columns at dst:
+  ;; dst[p][r][l] = B(r, 8p+l), zero where 8p+l ≥ cols. A Linear weight w (N,K) as B = wᵀ: ldj = 4K, ldr = 4.
+  (func $pack (export "pack")
+    (param $dst i32) (param $src i32) (param $ldj i32) (param $ldr i32) (param $rows i32) (param $cols i32)
+    (local $j i32) (local $r i32) (local $l i32) (local $s i32)
+    (block $done (loop $panels
+      (br_if $done (i32.ge_s (local.get $j) (local.get $cols)))
+      (local.set $r (i32.const 0))
+      (block $rdone (loop $rloop
+        (br_if $rdone (i32.ge_s (local.get $r) (local.get $rows)))
+        (local.set $s (i32.add (local.get $src) (i32.add (i32.mul (local.get $j) (local.get $ldj))
+                                                          (i32.mul (local.get $r) (local.get $ldr)))))
+        (local.set $l (i32.const 0))
+        (loop $lanes
+          ;; (a column past the end is never read: it might lie past the end of memory)
+          (if (i32.lt_s (i32.add (local.get $j) (local.get $l)) (local.get $cols))
+            (then (f32.store (local.get $dst) (f32.load (local.get $s))))
+            (else (f32.store (local.get $dst) (f32.const 0))))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+          (local.set $s (i32.add (local.get $s) (local.get $ldj)))
+          (local.set $l (i32.add (local.get $l) (i32.const 1)))
+          (br_if $lanes (i32.lt_s (local.get $l) (i32.const 8))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rloop)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $panels)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; exp on four lanes: exp(x) = 2ⁿ·exp(x − n·ln2), n = round(x·log2 e), |x − n·ln2| ≤ ln2/2, with the
+  ;; degree-6 Taylor polynomial (truncation ≤ 1.2e−7 relative) and ln2 split in two for an exact reduction.
+  ;; x is clamped to [−87.33, 88.37] so 2ⁿ stays a normal float: below, exp gives ≈ 1e−38 instead of 0.
+  ;; NaN stays NaN.
+  (func $exp4 (param $x v128) (result v128)
+    (local $n v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.min (f32x4.max (local.get $x) (f32x4.splat (f32.const -87.33))) (f32x4.splat (f32.const 88.37))))
+    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504)))))
+    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (f32x4.splat (f32.const 0.693359375)))))
+    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) (f32x4.splat (f32.const -2.12194440e-4)))))
+    (local.set $p (f32x4.splat (f32.const 0.00138888889)))                                     ;; 1/720
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.00833333333))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.0416666667))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    ;; 2ⁿ from its exponent bits: (n + 127) << 23
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23)))
+  )
+
+  (func $exp (param $x f32) (result f32)
+    (f32x4.extract_lane 0 (call $exp4 (f32x4.splat (local.get $x))))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; Softmax of one attention row in place: row[j] = exp(row[j] − max)/Σ over j < seen, and 0 for
+  ;; seen ≤ j < N (keys a causal mask hides). The sum runs over lanes of four, then the tail, in one order.
+  (func $softmax (param $row i32) (param $seen i32) (param $N i32)
+    (local $j i32) (local $p i32) (local $max f32) (local $x f32) (local $sum f32) (local $s4 v128)
+    (local $m4 v128) (local $e v128) (local $seen4 i32)
+    (local.set $max (f32.const -inf))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_s (local.get $j) (local.get $seen)))
+      (local.set $x (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))))
+      (if (f32.gt (local.get $x) (local.get $max)) (then (local.set $max (local.get $x))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l1)))
+    (local.set $m4 (f32x4.splat (local.get $max)))
+    (local.set $seen4 (i32.and (local.get $seen) (i32.const -4)))
+    (local.set $j (i32.const 0))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_s (local.get $j) (local.get $seen4)))
+      (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+      (local.set $e (call $exp4 (f32x4.sub (v128.load (local.get $p)) (local.get $m4))))
+      (v128.store (local.get $p) (local.get $e))
+      (local.set $s4 (f32x4.add (local.get $s4) (local.get $e)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $l2)))
+    (local.set $sum (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $s4)) (f32x4.extract_lane 1 (local.get $s4)))
+      (f32.add (f32x4.extract_lane 2 (local.get $s4)) (f32x4.extract_lane 3 (local.get $s4)))))
+    (block $d3 (loop $l3
+      (br_if $d3 (i32.ge_s (local.get $j) (local.get $seen)))
+      (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+      (local.set $x (call $exp (f32.sub (f32.load (local.get $p)) (local.get $max))))
+      (f32.store (local.get $p) (local.get $x))
+      (local.set $sum (f32.add (local.get $sum) (local.get $x)))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l3)))
+    ;; normalise, then zero the masked keys
+    (local.set $m4 (f32x4.splat (local.get $sum)))
+    (local.set $j (i32.const 0))
+    (block $d4 (loop $l4
+      (br_if $d4 (i32.ge_s (local.get $j) (local.get $seen4)))
+      (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+      (v128.store (local.get $p) (f32x4.div (v128.load (local.get $p)) (local.get $m4)))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $l4)))
+    (block $d5 (loop $l5
+      (br_if $d5 (i32.ge_s (local.get $j) (local.get $N)))
+      (local.set $p (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+      (f32.store (local.get $p)
+        (select (f32.div (f32.load (local.get $p)) (local.get $sum)) (f32.const 0) (i32.lt_s (local.get $j) (local.get $seen))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l5)))
+  )
+
+  ;; Softmax backward of one row in place: ds_j = att_j·(datt_j − Σ_i att_i·datt_i) for j < seen, else 0.
+  (func $softmax_back (param $datt i32) (param $att i32) (param $seen i32) (param $N i32)
+    (local $j i32) (local $dot f32) (local $pa i32) (local $pd i32)
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_s (local.get $j) (local.get $seen)))
+      (local.set $pa (i32.add (local.get $att) (i32.shl (local.get $j) (i32.const 2))))
+      (local.set $pd (i32.add (local.get $datt) (i32.shl (local.get $j) (i32.const 2))))
+      (local.set $dot (f32.add (local.get $dot) (f32.mul (f32.load (local.get $pa)) (f32.load (local.get $pd)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l1)))
+    (local.set $j (i32.const 0))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_s (local.get $j) (local.get $N)))
+      (local.set $pa (i32.add (local.get $att) (i32.shl (local.get $j) (i32.const 2))))
+      (local.set $pd (i32.add (local.get $datt) (i32.shl (local.get $j) (i32.const 2))))
+      (f32.store (local.get $pd)
+        (select (f32.mul (f32.load (local.get $pa)) (f32.sub (f32.load (local.get $pd)) (local.get $dot)))
+                (f32.const 0) (i32.lt_s (local.get $j) (local.get $seen))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (br $l2)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; The attention core for units u = b·H + h in [lo, hi) (one image, one head each), as kernels/ts/attention.ts:
+  ;; att (B,H,nq,N) = softmax(q·kᵀ·scale) over the first nq queries, out (B,nq,D) = att·v.
+  ;; qkv (B,N,3D) rows [q | k | v]. kt: this thread's scratch, ⌈N/8⌉·8·hd floats, for kᵀ in panels.
+  (func (export "attention")
+    (param $out i32) (param $att i32) (param $qkv i32) (param $kt i32)
+    (param $N i32) (param $nq i32) (param $H i32) (param $hd i32) (param $causal i32) (param $scale f32)
+    (param $lo i32) (param $hi i32)
+    (local $u i32) (local $b i32) (local $h i32) (local $D4 i32) (local $row3 i32) (local $base i32)
+    (local $arow i32) (local $t i32)
+    (local.set $D4 (i32.shl (i32.mul (local.get $H) (local.get $hd)) (i32.const 2)))  ;; 4D bytes
+    (local.set $row3 (i32.mul (local.get $D4) (i32.const 3)))                          ;; a qkv row, bytes
+    (local.set $u (local.get $lo))
+    (block $done (loop $units
+      (br_if $done (i32.ge_s (local.get $u) (local.get $hi)))
+      (local.set $b (i32.div_s (local.get $u) (local.get $H)))
+      (local.set $h (i32.rem_s (local.get $u) (local.get $H)))
+      (local.set $base (i32.add (local.get $qkv) (i32.mul (i32.mul (local.get $b) (local.get $N)) (local.get $row3))))
+      (local.set $arow (i32.add (local.get $att) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $nq) (local.get $N))) (i32.const 2))))
+      ;; kt = kᵀ of head h: B(r = d, j) = k_j[d]
+      (call $pack (local.get $kt)
+        (i32.add (local.get $base) (i32.add (local.get $D4) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+        (local.get $row3) (i32.const 4) (local.get $hd) (local.get $N))
+      ;; scores (nq,N) = q·kᵀ·scale, written into att
+      (call $gemm (local.get $arow) (i32.shl (local.get $N) (i32.const 2))
+        (i32.add (local.get $base) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
+        (local.get $row3) (i32.const 4)
+        (local.get $kt) (i32.shl (local.get $hd) (i32.const 5)) (i32.const 32)
+        (local.get $N) (local.get $hd) (local.get $scale) (i32.const 0) (i32.const 0)
+        (i32.const 0) (local.get $nq))
+      (local.set $t (i32.const 0))
+      (block $sdone (loop $rows
+        (br_if $sdone (i32.ge_s (local.get $t) (local.get $nq)))
+        (call $softmax (i32.add (local.get $arow) (i32.shl (i32.mul (local.get $t) (local.get $N)) (i32.const 2)))
+          (select (i32.add (local.get $t) (i32.const 1)) (local.get $N) (local.get $causal)) (local.get $N))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows)))
+      ;; out (nq,hd) of head h = att (nq,N) · v (N,hd); v rows are plain, 3D floats apart
+      (call $gemm
+        (i32.add (local.get $out) (i32.add (i32.mul (i32.mul (local.get $b) (local.get $nq)) (local.get $D4))
+                                           (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+        (local.get $D4)
+        (local.get $arow) (i32.shl (local.get $N) (i32.const 2)) (i32.const 4)
+        (i32.add (local.get $base) (i32.add (i32.shl (local.get $D4) (i32.const 1)) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+        (i32.const 32) (local.get $row3)
+        (local.get $hd) (local.get $N) (f32.const 1) (i32.const 0) (i32.const 0)
+        (i32.const 0) (local.get $nq))
+      (local.set $u (i32.add (local.get $u) (i32.const 1)))
+      (br $units)))
+  )
+
+  ;; Its backward for units [lo, hi), as kernels/ts/attention.ts: dqkv (B,N,3D) +=, datt (B,H,nq,N) scratch.
+  ;; forward was s = q·kᵀ·scale, att = softmax(s), out = att·v; so
+  ;;   datt = dout·vᵀ,  dv += attᵀ·dout,  ds = att⊙(datt − rowsum(att⊙datt)),  dq += ds·k·scale,  dk += dsᵀ·q·scale
+  ;; vt: this thread's scratch for vᵀ in panels (⌈N/8⌉·8·hd floats).
+  (func (export "attention_backward")
+    (param $dqkv i32) (param $datt i32) (param $dout i32) (param $att i32) (param $qkv i32) (param $vt i32)
+    (param $N i32) (param $nq i32) (param $H i32) (param $hd i32) (param $causal i32) (param $scale f32)
+    (param $lo i32) (param $hi i32)
+    (local $u i32) (local $b i32) (local $h i32) (local $D4 i32) (local $row3 i32) (local $hoff i32)
+    (local $base i32) (local $dbase i32) (local $arow i32) (local $drow i32) (local $dorow i32) (local $t i32)
+    (local.set $D4 (i32.shl (i32.mul (local.get $H) (local.get $hd)) (i32.const 2)))
+    (local.set $row3 (i32.mul (local.get $D4) (i32.const 3)))
+    (local.set $u (local.get $lo))
+    (block $done (loop $units
+      (br_if $done (i32.ge_s (local.get $u) (local.get $hi)))
+      (local.set $b (i32.div_s (local.get $u) (local.get $H)))
+      (local.set $h (i32.rem_s (local.get $u) (local.get $H)))
+      (local.set $hoff (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))  ;; head h's columns, bytes
+      (local.set $base (i32.add (local.get $qkv) (i32.mul (i32.mul (local.get $b) (local.get $N)) (local.get $row3))))
+      (local.set $dbase (i32.add (local.get $dqkv) (i32.mul (i32.mul (local.get $b) (local.get $N)) (local.get $row3))))
+      (local.set $arow (i32.add (local.get $att) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $nq) (local.get $N))) (i32.const 2))))
+      (local.set $drow (i32.add (local.get $datt) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $nq) (local.get $N))) (i32.const 2))))
+      (local.set $dorow (i32.add (local.get $dout) (i32.add (i32.mul (i32.mul (local.get $b) (local.get $nq)) (local.get $D4)) (local.get $hoff))))
+      ;; out = att·v: datt (nq,N) = dout (nq,hd) · vᵀ
+      (call $pack (local.get $vt)
+        (i32.add (local.get $base) (i32.add (i32.shl (local.get $D4) (i32.const 1)) (local.get $hoff)))
+        (local.get $row3) (i32.const 4) (local.get $hd) (local.get $N))
+      (call $gemm (local.get $drow) (i32.shl (local.get $N) (i32.const 2))
+        (local.get $dorow) (local.get $D4) (i32.const 4)
+        (local.get $vt) (i32.shl (local.get $hd) (i32.const 5)) (i32.const 32)
+        (local.get $N) (local.get $hd) (f32.const 1) (i32.const 0) (i32.const 0)
+        (i32.const 0) (local.get $nq))
+      ;; and dv (N,hd) += attᵀ (N,nq) · dout (nq,hd)
+      (call $gemm (i32.add (local.get $dbase) (i32.add (i32.shl (local.get $D4) (i32.const 1)) (local.get $hoff))) (local.get $row3)
+        (local.get $arow) (i32.const 4) (i32.shl (local.get $N) (i32.const 2))
+        (local.get $dorow) (i32.const 32) (local.get $D4)
+        (local.get $hd) (local.get $nq) (f32.const 1) (i32.const 0) (i32.const 1)
+        (i32.const 0) (local.get $N))
+      ;; att = softmax(s): datt becomes ds, row by row
+      (local.set $t (i32.const 0))
+      (block $sdone (loop $rows
+        (br_if $sdone (i32.ge_s (local.get $t) (local.get $nq)))
+        (call $softmax_back
+          (i32.add (local.get $drow) (i32.shl (i32.mul (local.get $t) (local.get $N)) (i32.const 2)))
+          (i32.add (local.get $arow) (i32.shl (i32.mul (local.get $t) (local.get $N)) (i32.const 2)))
+          (select (i32.add (local.get $t) (i32.const 1)) (local.get $N) (local.get $causal)) (local.get $N))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $rows)))
+      ;; s = q·kᵀ·scale: dq (nq,hd) += ds (nq,N) · k (N,hd) · scale
+      (call $gemm (i32.add (local.get $dbase) (local.get $hoff)) (local.get $row3)
+        (local.get $drow) (i32.shl (local.get $N) (i32.const 2)) (i32.const 4)
+        (i32.add (local.get $base) (i32.add (local.get $D4) (local.get $hoff))) (i32.const 32) (local.get $row3)
+        (local.get $hd) (local.get $N) (local.get $scale) (i32.const 0) (i32.const 1)
+        (i32.const 0) (local.get $nq))
+      ;; and dk (N,hd) += dsᵀ (N,nq) · q (nq,hd) · scale
+      (call $gemm (i32.add (local.get $dbase) (i32.add (local.get $D4) (local.get $hoff))) (local.get $row3)
+        (local.get $drow) (i32.const 4) (i32.shl (local.get $N) (i32.const 2))
+        (i32.add (local.get $base) (local.get $hoff)) (i32.const 32) (local.get $row3)
+        (local.get $hd) (local.get $nq) (local.get $scale) (i32.const 0) (i32.const 1)
+        (i32.const 0) (local.get $N))
+      (local.set $u (i32.add (local.get $u) (i32.const 1)))
+      (br $units)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; LayerNorm of rows [lo, hi), as nn/layernorm.ts: mean and variance summed in float64 (two lanes, then
+  ;; the two lanes added), rstd = 1/√(var + eps); out = (x − mean)·rstd·w + b in float32.
+  ;; C must be a multiple of 4.
+  (func (export "layernorm")
+    (param $out i32) (param $mean i32) (param $rstd i32) (param $inp i32) (param $w i32) (param $bb i32)
+    (param $C i32) (param $eps f64) (param $lo i32) (param $hi i32)
+    (local $n i32) (local $row i32) (local $orow i32) (local $c i32) (local $x v128) (local $d v128)
+    (local $s v128) (local $m f64) (local $r f64) (local $m4 v128) (local $r4 v128) (local $C4 i32)
+    (local.set $C4 (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $n (local.get $lo))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_s (local.get $n) (local.get $hi)))
+      (local.set $row (i32.add (local.get $inp) (i32.mul (local.get $n) (local.get $C4))))
+      (local.set $orow (i32.add (local.get $out) (i32.mul (local.get $n) (local.get $C4))))
+      ;; mean: Σ x in float64
+      (local.set $s (v128.const i64x2 0 0))
+      (local.set $c (i32.const 0))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_s (local.get $c) (local.get $C4)))
+        (local.set $x (v128.load (i32.add (local.get $row) (local.get $c))))
+        (local.set $s (f64x2.add (local.get $s) (f64x2.promote_low_f32x4 (local.get $x))))
+        (local.set $s (f64x2.add (local.get $s)
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $l1)))
+      (local.set $m (f64.div (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))
+                             (f64.convert_i32_s (local.get $C))))
+      ;; biased variance: Σ (x − mean)² in float64
+      (local.set $m4 (f64x2.splat (local.get $m)))
+      (local.set $s (v128.const i64x2 0 0))
+      (local.set $c (i32.const 0))
+      (block $d2 (loop $l2
+        (br_if $d2 (i32.ge_s (local.get $c) (local.get $C4)))
+        (local.set $x (v128.load (i32.add (local.get $row) (local.get $c))))
+        (local.set $d (f64x2.sub (f64x2.promote_low_f32x4 (local.get $x)) (local.get $m4)))
+        (local.set $s (f64x2.add (local.get $s) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $d (f64x2.sub (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x)))
+                                 (local.get $m4)))
+        (local.set $s (f64x2.add (local.get $s) (f64x2.mul (local.get $d) (local.get $d))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $l2)))
+      (local.set $r (f64.div (f64.const 1)
+        (f64.sqrt (f64.add (f64.div (f64.add (f64x2.extract_lane 0 (local.get $s)) (f64x2.extract_lane 1 (local.get $s)))
+                                    (f64.convert_i32_s (local.get $C)))
+                           (local.get $eps)))))
+      (f32.store (i32.add (local.get $mean) (i32.shl (local.get $n) (i32.const 2))) (f32.demote_f64 (local.get $m)))
+      (f32.store (i32.add (local.get $rstd) (i32.shl (local.get $n) (i32.const 2))) (f32.demote_f64 (local.get $r)))
+      ;; out = (x − mean)·rstd·w + b
+      (local.set $m4 (f32x4.splat (f32.demote_f64 (local.get $m))))
+      (local.set $r4 (f32x4.splat (f32.demote_f64 (local.get $r))))
+      (local.set $c (i32.const 0))
+      (block $d3 (loop $l3
+        (br_if $d3 (i32.ge_s (local.get $c) (local.get $C4)))
+        (v128.store (i32.add (local.get $orow) (local.get $c))
+          (f32x4.add
+            (f32x4.mul (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $row) (local.get $c))) (local.get $m4)) (local.get $r4))
+                       (v128.load (i32.add (local.get $w) (local.get $c))))
+            (v128.load (i32.add (local.get $bb) (local.get $c)))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (br $l3)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $rows)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; quick_gelu(x) = x·σ(1.702x) over elements [lo, hi) (lo a multiple of 4), as nn/gelu.ts.
+  (func (export "quick_gelu")
+    (param $out i32) (param $inp i32) (param $lo i32) (param $hi i32)
+    (local $i i32) (local $x v128) (local $x1 f32)
+    (local.set $i (local.get $lo))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.gt_s (i32.add (local.get $i) (i32.const 4)) (local.get $hi)))
+      (local.set $x (v128.load (i32.add (local.get $inp) (i32.shl (local.get $i) (i32.const 2)))))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (f32x4.div (local.get $x)
+          (f32x4.add (f32x4.splat (f32.const 1))
+            (call $exp4 (f32x4.mul (local.get $x) (f32x4.splat (f32.const -1.702)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l1)))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_s (local.get $i) (local.get $hi)))
+      (local.set $x1 (f32.load (i32.add (local.get $inp) (i32.shl (local.get $i) (i32.const 2)))))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+        (f32.div (local.get $x1) (f32.add (f32.const 1) (call $exp (f32.mul (local.get $x1) (f32.const -1.702))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l2)))
+  )
+
+  ;; its backward: dinp += dout·(s + 1.702·x·s·(1 − s)), s = σ(1.702x)
+  (func (export "quick_gelu_backward")
+    (param $dinp i32) (param $dout i32) (param $inp i32) (param $lo i32) (param $hi i32)
+    (local $i i32) (local $p i32) (local $x v128) (local $s v128) (local $one v128)
+    (local.set $one (f32x4.splat (f32.const 1)))
+    (local.set $i (local.get $lo))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_s (local.get $i) (local.get $hi)))
+      (local.set $p (i32.shl (local.get $i) (i32.const 2)))
+      (if (i32.le_s (i32.add (local.get $i) (i32.const 4)) (local.get $hi))
+        (then
+          (local.set $x (v128.load (i32.add (local.get $inp) (local.get $p))))
+          (local.set $s (f32x4.div (local.get $one) (f32x4.add (local.get $one)
+            (call $exp4 (f32x4.mul (local.get $x) (f32x4.splat (f32.const -1.702)))))))
+          (v128.store (i32.add (local.get $dinp) (local.get $p))
+            (f32x4.add (v128.load (i32.add (local.get $dinp) (local.get $p)))
+              (f32x4.mul (v128.load (i32.add (local.get $dout) (local.get $p)))
+                (f32x4.add (local.get $s)
+                  (f32x4.mul (f32x4.mul (f32x4.mul (f32x4.splat (f32.const 1.702)) (local.get $x)) (local.get $s))
+                             (f32x4.sub (local.get $one) (local.get $s)))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 4))))
+        (else
+          ;; the tail, one lane at a time through lane 0
+          (local.set $x (v128.load32_splat (i32.add (local.get $inp) (local.get $p))))
+          (local.set $s (f32x4.div (local.get $one) (f32x4.add (local.get $one)
+            (call $exp4 (f32x4.mul (local.get $x) (f32x4.splat (f32.const -1.702)))))))
+          (f32.store (i32.add (local.get $dinp) (local.get $p))
+            (f32.add (f32.load (i32.add (local.get $dinp) (local.get $p)))
+              (f32.mul (f32.load (i32.add (local.get $dout) (local.get $p)))
+                (f32x4.extract_lane 0
+                  (f32x4.add (local.get $s)
+                    (f32x4.mul (f32x4.mul (f32x4.mul (f32x4.splat (f32.const 1.702)) (local.get $x)) (local.get $s))
+                               (f32x4.sub (local.get $one) (local.get $s))))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))))
+      (br $l1)))
+  )
+)

@@ -1,0 +1,95 @@
+// kernels/wasm/memory.ts: the one shared WebAssembly memory of the wasm backend, and a small allocator in it.
+// Weights (packed once), activations the model allocates here, and per-call scratch all live in it, so both
+// threads' kernels see them by address. Blocks are 64-byte aligned and keep at least 64 bytes after their end
+// (a kernel reading a partial 8-wide panel may read up to 28 bytes past a row). Address 0 is never handed out:
+// the kernels read 0 as "no bias".
+
+import { fail } from '../../errors.js';
+import { wasmApi } from './api.js';
+import type { WasmMemoryObject } from './api.js';
+
+const PAGE = 65536;
+const ALIGN = 64;
+const MAX_PAGES = 65536; // 4 GiB, the most a 32-bit wasm memory can address
+
+export class WasmMemory {
+  readonly memory: WasmMemoryObject;
+  private buffers = new Set<ArrayBufferLike>(); // every buffer object the memory has had (a grow makes a new one)
+  private top = ALIGN;                          // first byte never allocated
+  private used = new Map<number, number>();     // address → size of each live block
+  private free: [number, number][] = [];        // [address, size] of released blocks, sorted by address
+
+  constructor(initialBytes: number) {
+    const pages = Math.max(1, Math.ceil(initialBytes / PAGE));
+    this.memory = new wasmApi.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
+    this.buffers.add(this.memory.buffer);
+  }
+
+  // A block of at least `bytes` bytes (contents undefined); its address.
+  alloc(bytes: number): number {
+    const size = Math.ceil((bytes + ALIGN) / ALIGN) * ALIGN; // + the tail a kernel may over-read
+    for (let i = 0; i < this.free.length; i++) {
+      const [addr, have] = this.free[i];
+      if (have < size) continue;
+      if (have === size) this.free.splice(i, 1);
+      else this.free[i] = [addr + size, have - size];
+      this.used.set(addr, size);
+      return addr;
+    }
+    const addr = this.top;
+    const end = addr + size;
+    if (end > MAX_PAGES * PAGE) {
+      fail(`wasm backend: out of memory (asked for ${bytes} bytes with ${addr} in use; the limit is 4 GiB)`, 'runtime');
+    }
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      // grow by at least a quarter, to keep the number of grows small
+      const pages = Math.min(MAX_PAGES - have / PAGE, Math.max(Math.ceil((end - have) / PAGE), Math.ceil(have / PAGE / 4)));
+      this.memory.grow(pages);
+      this.buffers.add(this.memory.buffer);
+    }
+    this.top = end;
+    this.used.set(addr, size);
+    return addr;
+  }
+
+  // Gives a block back; neighbouring free blocks merge.
+  release(addr: number): void {
+    const size = this.used.get(addr);
+    if (size === undefined) fail(`wasm backend: release of ${addr}, which is not an allocated block`, 'runtime');
+    this.used.delete(addr);
+    let i = 0;
+    while (i < this.free.length && this.free[i][0] < addr) i++;
+    this.free.splice(i, 0, [addr, size]);
+    if (i + 1 < this.free.length && addr + size === this.free[i + 1][0]) {
+      this.free[i][1] += this.free[i + 1][1];
+      this.free.splice(i + 1, 1);
+    }
+    if (i > 0 && this.free[i - 1][0] + this.free[i - 1][1] === addr) {
+      this.free[i - 1][1] += this.free[i][1];
+      this.free.splice(i, 1);
+    }
+  }
+
+  // A float32 view of n floats at addr (over the current buffer, so it sees any growth).
+  f32(addr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, addr, n);
+  }
+
+  // The address of an array that lives in this memory, or −1 for one that does not.
+  addressOf(arr: ArrayBufferView): number {
+    return this.buffers.has(arr.buffer) ? arr.byteOffset : -1;
+  }
+
+  // The block an allocated view starts, or −1 (for release of views handed out by alloc).
+  blockOf(arr: ArrayBufferView): number {
+    const addr = this.addressOf(arr);
+    return addr >= 0 && this.used.has(addr) ? addr : -1;
+  }
+
+  get bytesInUse(): number {
+    let s = 0;
+    for (const size of this.used.values()) s += size;
+    return s;
+  }
+}

@@ -1,0 +1,108 @@
+// kernels/wasm/threads.ts: runs one exported kernel over a range of output rows (or attention units) on
+// `threads` threads: the calling thread takes the first share, worker_threads the others, all over the same
+// shared memory. A job is posted through a slot of 32-bit words in that memory and Atomics.wait/notify, so
+// a call stays synchronous. Shares are contiguous and never split a sum (see kernels.wat), so the result does
+// not depend on the number of threads.
+
+import { Worker } from 'node:worker_threads';
+import { fail } from '../../errors.js';
+import type { Kernels, WasmModuleObject } from './api.js';
+import type { WasmMemory } from './memory.js';
+
+// The exported kernels a worker may run, by index; each takes its arguments, then lo, hi.
+export const KERNELS = ['linear', 'gemm', 'attention', 'attention_backward', 'layernorm', 'quick_gelu', 'quick_gelu_backward'] as const;
+export type KernelName = (typeof KERNELS)[number];
+
+// A slot: int32 words SEQ (job number, written by the caller), DONE (job number finished, by the worker),
+// KERNEL, NARGS, ERROR (1 if the kernel threw), READY (1 once the worker runs); float64 arguments from
+// byte ARGS; the error message, UTF-8, from byte MESSAGE.
+export const SLOT_BYTES = 512;
+export const SEQ = 0, DONE = 1, KERNEL = 2, NARGS = 3, ERROR = 4, READY = 5;
+export const ARGS = 64, MAX_ARGS = 16, MESSAGE = 256, MESSAGE_BYTES = 256;
+const STALL_MS = 120000; // a worker silent this long is taken as dead
+
+export class ThreadPool {
+  readonly threads: number;
+  private workers: Worker[] = [];
+  private slots: number[] = [];
+  private seq = 0;
+
+  constructor(private mem: WasmMemory, private module: WasmModuleObject, private kernels: Kernels, threads: number) {
+    this.threads = threads;
+  }
+
+  // Starts the workers on first use (the caller blocks until each has instantiated the module).
+  private start(): void {
+    for (let t = 1; t < this.threads; t++) {
+      const slot = this.mem.alloc(SLOT_BYTES);
+      new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4).fill(0);
+      const worker = new Worker(new URL('./worker.js', import.meta.url), {
+        workerData: { memory: this.mem.memory, module: this.module, slot },
+      });
+      worker.unref(); // an idle pool never keeps the process alive
+      this.workers.push(worker);
+      this.slots.push(slot);
+    }
+    for (const slot of this.slots) {
+      const words = new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4);
+      if (Atomics.wait(words, READY, 0, STALL_MS) === 'timed-out') {
+        fail(`wasm backend: a worker thread did not start within ${STALL_MS / 1000} s`, 'runtime');
+      }
+    }
+  }
+
+  // Runs kernel(...args, lo, hi) over [0, units) split in `threads` contiguous shares whose bounds are
+  // multiples of `align`; `perThread` gives one argument a different value per thread (its scratch);
+  // `alone` keeps a small job on the calling thread.
+  run(kernel: KernelName, args: number[], units: number, align: number,
+    perThread?: { index: number; base: number; stride: number }, alone = false): void {
+    const shares = alone ? 1 : Math.max(1, Math.min(this.threads, Math.ceil(units / align)));
+    const per = Math.ceil(units / shares / align) * align;
+    const argsFor = (t: number): number[] => {
+      const a = args.slice();
+      if (perThread) a[perThread.index] = perThread.base + t * perThread.stride;
+      return a;
+    };
+    if (shares > 1 && this.workers.length === 0) this.start();
+    if (args.length + 2 > MAX_ARGS) fail(`wasm backend: ${kernel} has too many arguments`, 'runtime');
+    const seq = ++this.seq;
+    const posted: number[] = [];
+    for (let t = 1; t < shares; t++) {
+      const lo = Math.min(units, t * per), hi = Math.min(units, (t + 1) * per);
+      if (lo >= hi) continue;
+      const slot = this.slots[t - 1];
+      const words = new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4);
+      const values = new Float64Array(this.mem.memory.buffer, slot + ARGS, MAX_ARGS);
+      const a = argsFor(t);
+      a.push(lo, hi);
+      values.set(a);
+      words[KERNEL] = KERNELS.indexOf(kernel);
+      words[NARGS] = a.length;
+      words[ERROR] = 0;
+      Atomics.store(words, SEQ, seq);
+      Atomics.notify(words, SEQ);
+      posted.push(slot);
+    }
+    let error: unknown = null;
+    try {
+      this.kernels[kernel](...argsFor(0), 0, Math.min(units, per));
+    } catch (e) {
+      error = e;
+    }
+    // wait for every posted share, even after an error here, so no worker still writes afterwards
+    for (const slot of posted) {
+      const words = new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4);
+      for (let done = Atomics.load(words, DONE); done !== seq; done = Atomics.load(words, DONE)) {
+        if (Atomics.wait(words, DONE, done, STALL_MS) === 'timed-out') {
+          fail(`wasm backend: a worker thread gave no answer for ${kernel} within ${STALL_MS / 1000} s`, 'runtime');
+        }
+      }
+      if (words[ERROR] && !error) {
+        const bytes = new Uint8Array(this.mem.memory.buffer, slot + MESSAGE, MESSAGE_BYTES).slice();
+        const end = bytes.indexOf(0);
+        error = new Error(new TextDecoder().decode(bytes.subarray(0, end < 0 ? MESSAGE_BYTES : end)));
+      }
+    }
+    if (error) fail(`wasm backend: kernel ${kernel} failed: ${error instanceof Error ? error.message : String(error)}`, 'runtime');
+  }
+}

@@ -1,0 +1,245 @@
+#!/usr/bin/env node
+// tools/bench.js: speed of the compute backends (issue 6). Three parts, each printed as a table on stdout:
+//   kernels    GFLOP/s per op (ViT-B/16 shapes) and backend: ts, wasm on 1 and 2 threads, gpu (gpu.js);
+//   forward    one ViT-B/16 image forward per backend (seeded weights; --prepare copies them into the wasm
+//              backend's memory once, else each matmul copies its weight in);
+//   decomcam   DecomCAM end to end on the seeded ViT-B/16 (paper preset, P = 500, Q = 10): time per stage
+//              (load, preprocess, forward, backward, SVD, masks, perturbed forward, integration) and peak RSS.
+// Every time is the median of --reps runs after one warm-up; "cpu" rates divide by the process's CPU time
+// instead of the wall clock, which a busy shared machine disturbs less (meaningful for one thread).
+// The PyTorch counterpart is reference/bench_torch.py. Progress goes to stderr.
+//   node tools/bench.js [--parts kernels,forward,decomcam] [--backend auto|ts|wasm|gpu] [--threads N]
+//                       [--reps 5] [--prepare] [--json FILE]
+import { writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { tsBackend } from '../dist/kernels/backend.js';
+import { chooseBackend } from '../dist/kernels/choose.js';
+import { createWasmBackend } from '../dist/kernels/wasm/backend.js';
+import { createGpuBackend, gpuModeUnavailable } from '../dist/kernels/gpujs/backend.js';
+import { layernormForward } from '../dist/nn/layernorm.js';
+import { activationForward } from '../dist/nn/gelu.js';
+import { parseHfConfig } from '../dist/clip/config.js';
+import { seededClip } from '../dist/clip/model.js';
+import { visionForward } from '../dist/clip/vision.js';
+import { explain } from '../dist/cam/explain.js';
+import { embeddingTarget } from '../dist/cam/target.js';
+import { seededUniform } from '../dist/tensor/rng.js';
+
+const { values: args } = parseArgs({
+  options: {
+    parts: { type: 'string', default: 'kernels,forward,decomcam' },
+    backend: { type: 'string', default: 'auto' },
+    threads: { type: 'string' },
+    reps: { type: 'string', default: '5' },
+    json: { type: 'string' },
+    prepare: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (args.help) {
+  process.stdout.write('usage: node tools/bench.js [--parts kernels,forward,decomcam] [--backend auto|ts|wasm|gpu] '
+    + '[--threads N] [--reps 5] [--prepare] [--json FILE]\n');
+  process.exit(0);
+}
+const reps = Number(args.reps);
+const parts = new Set(args.parts.split(','));
+const log = (m) => process.stderr.write(`${m}\n`);
+const report = { machine: machine(), kernels: [], forward: [], decomcam: null };
+
+function machine() {
+  return { node: process.version, cores: availableParallelism(), cpu: cpus()[0]?.model, loadAverage: loadavg()[0] };
+}
+
+const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+
+// Runs fn reps times after a warm-up: median wall ms, median CPU ms.
+function measure(fn, n = reps) {
+  fn();
+  const wall = [], cpu = [];
+  for (let r = 0; r < n; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  return { wall: median(wall), cpu: median(cpu) };
+}
+
+const seeded = (name, n) => seededUniform(1, name, n, 1, 0, 'float32');
+
+// ---- kernels ----
+const VIT = { N: 197, D: 768, F: 3072, H: 12, hd: 64 };
+
+function kernelOps() {
+  const { N, D, F, H, hd } = VIT;
+  const linear = (label, M, K, Nout) => ({
+    label, flop: 2 * M * K * Nout,
+    setup(be) {
+      const inp = seeded('inp', M * K), w = seeded('w', Nout * K), b = seeded('b', Nout), out = new Float32Array(M * Nout);
+      be.prepare?.(w, Nout, K);
+      return () => be.matmul(out, inp, w, b, M, K, Nout);
+    },
+  });
+  return [
+    linear(`linear qkv ${N}x${D}->${3 * D}`, N, D, 3 * D),
+    linear(`linear fc ${N}x${D}->${F}`, N, D, F),
+    linear(`linear fc2 ${N}x${F}->${D}`, N, F, D),
+    linear(`linear fc, 11 images ${11 * N}x${D}->${F}`, 11 * N, D, F),
+    {
+      label: `linear backward dinp ${N}x${D}<-${F}`, flop: 2 * N * D * F,
+      setup(be) {
+        const dout = seeded('dout', N * F), w = seeded('w', F * D), dinp = new Float32Array(N * D);
+        return () => be.matmulBackward(dinp, null, null, dout, null, w, N, D, F);
+      },
+    },
+    {
+      label: `attention ${N} tokens, ${H}x${hd}`, flop: 4 * N * N * H * hd,
+      setup(be) {
+        const qkv = seeded('qkv', N * 3 * D), out = new Float32Array(N * D), att = new Float32Array(H * N * N);
+        return () => be.attention(out, att, qkv, 1, N, N, H, hd, false);
+      },
+    },
+    {
+      label: `attention backward ${N} tokens`, flop: 8 * N * N * H * hd,
+      setup(be) {
+        const qkv = seeded('qkv', N * 3 * D), out = new Float32Array(N * D), att = new Float32Array(H * N * N);
+        be.attention(out, att, qkv, 1, N, N, H, hd, false);
+        const dout = seeded('dout', N * D), dqkv = new Float32Array(N * 3 * D), datt = new Float32Array(att.length);
+        return () => be.attentionBackward(dqkv, datt, dout, att, qkv, 1, N, N, H, hd, false);
+      },
+    },
+    {
+      label: `layernorm ${N}x${D} (Melem/s)`, elems: N * D,
+      setup(be) {
+        const inp = seeded('x', N * D), w = seeded('w', D), b = seeded('b', D), out = new Float32Array(N * D);
+        const mean = new Float32Array(N), rstd = new Float32Array(N);
+        const f = be.layernorm ? be.layernorm.bind(be) : layernormForward;
+        return () => f(out, mean, rstd, inp, w, b, N, D, 1e-5);
+      },
+    },
+    {
+      label: `quick_gelu ${N}x${F} (Melem/s)`, elems: N * F,
+      setup(be) {
+        const inp = seeded('x', N * F), out = new Float32Array(N * F);
+        const f = be.activation ? be.activation.bind(be) : activationForward;
+        return () => f('quick_gelu', out, inp, N * F);
+      },
+    },
+  ];
+}
+
+function kernelBackends() {
+  const list = [['ts', tsBackend], ['wasm 1 thread', createWasmBackend({ threads: 1 })], ['wasm 2 threads', createWasmBackend({ threads: 2 })]];
+  const gwhy = gpuModeUnavailable('headlessgl');
+  list.push([`gpu ${gwhy ? 'webasm' : 'headlessgl'}`, createGpuBackend()]);
+  return list.filter(([name, be]) => {
+    const why = be.unavailable?.();
+    if (why) log(`kernels: ${name} skipped: ${why}`);
+    return !why;
+  });
+}
+
+function benchKernels() {
+  const ops = kernelOps();
+  const rows = [];
+  for (const [name, be] of kernelBackends()) {
+    for (const op of ops) {
+      // gpu.js on the CPU runs at ~1 GFLOP/s: only the small ops, and fewer runs
+      if (name.startsWith('gpu') && (op.flop ?? 0) > 1e9) continue;
+      log(`kernels: ${name} ${op.label}`);
+      const run = op.setup(be);
+      const t = measure(run, name.startsWith('gpu') || name === 'ts' ? Math.min(reps, 3) : reps);
+      const work = op.flop ? op.flop / 1e9 : op.elems / 1e6;
+      rows.push({ backend: name, op: op.label, ms: t.wall, rate: work / (t.wall / 1000), cpuRate: work / (t.cpu / 1000) });
+    }
+  }
+  // ratios against ts on the same op, in the same run
+  for (const r of rows) {
+    const base = rows.find((x) => x.backend === 'ts' && x.op === r.op);
+    r.vsTs = base ? r.rate / base.rate : null;
+  }
+  report.kernels = rows;
+  console.log('\n## kernels (GFLOP/s unless marked; median of runs; cpu = per second of process CPU time)');
+  console.log(`${'op'.padEnd(40)} ${'backend'.padEnd(16)} ${'ms'.padStart(8)} ${'rate'.padStart(8)} ${'cpu'.padStart(8)} ${'x ts'.padStart(6)}`);
+  for (const r of rows) {
+    console.log(`${r.op.padEnd(40)} ${r.backend.padEnd(16)} ${r.ms.toFixed(2).padStart(8)} ${r.rate.toFixed(2).padStart(8)} `
+      + `${r.cpuRate.toFixed(2).padStart(8)} ${(r.vsTs ? r.vsTs.toFixed(1) : '-').padStart(6)}`);
+  }
+}
+
+// ---- the seeded ViT-B/16 ----
+const B16 = parseHfConfig({
+  model_type: 'clip', projection_dim: 512,
+  vision_config: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, patch_size: 16, image_size: 224, hidden_act: 'quick_gelu' },
+  text_config: {},
+}, 'bench ViT-B/16');
+
+// With --prepare, every vision weight is handed to the backend's prepare() once (the wasm backend copies it
+// into its memory); a backend without prepare() ignores this.
+function prepareVision(model) {
+  const be = model.backend;
+  if (!be.prepare || !args.prepare) return;
+  const { width: D, mlpWidth: F, patchSize: P } = model.config.vision;
+  const vp = model.vision;
+  be.prepare(vp.patchW, D, 3 * P * P);
+  be.prepare(vp.proj, model.config.embedDim, D);
+  for (const b of vp.blocks) {
+    be.prepare(b.qkvW, 3 * D, D);
+    be.prepare(b.projW, D, D);
+    be.prepare(b.fcW, F, D);
+    be.prepare(b.fc2W, D, F);
+  }
+}
+
+function benchForward() {
+  const pixels = { data: seededUniform(3, 'pixels', 3 * 224 * 224, 2, 0, 'float32'), shape: [1, 3, 224, 224] };
+  const configs = [['wasm 2 threads', createWasmBackend({ threads: 2 })], ['wasm 1 thread', createWasmBackend({ threads: 1 })], ['ts', tsBackend]];
+  console.log(`\n## ViT-B/16 forward, one image (seconds, median)${args.prepare ? ', weights prepared' : ''}`);
+  for (const [name, be] of configs) {
+    if (be.unavailable?.()) continue;
+    log(`forward: ${name}`);
+    const model = seededClip(B16, 2024, 'float32', be);
+    prepareVision(model);
+    const n = name === 'ts' ? 1 : reps; // plain TS takes several seconds a forward
+    const t = measure(() => visionForward(model, pixels, { keep: [] }), n);
+    report.forward.push({ backend: name, seconds: t.wall / 1000, cpuSeconds: t.cpu / 1000, runs: n });
+    console.log(`${name.padEnd(16)} ${(t.wall / 1000).toFixed(3)} s   (cpu ${(t.cpu / 1000).toFixed(3)} s, ${n} run${n > 1 ? 's' : ''})`);
+  }
+  const ts = report.forward.find((f) => f.backend === 'ts');
+  for (const f of report.forward) if (ts && f !== ts) console.log(`${f.backend}: ${(ts.seconds / f.seconds).toFixed(1)}x ts`);
+}
+
+function benchDecomcam() {
+  const choice = chooseBackend(args.backend, args.threads ? { threads: Number(args.threads) } : {});
+  log(choice.note);
+  const t0 = performance.now();
+  const model = seededClip(B16, 2024, 'float32', choice.backend);
+  prepareVision(model);
+  const load = performance.now() - t0;
+  const rgb = { data: seededUniform(7, 'rgb', 3 * 224 * 224, 0.5, 0.5, 'float64'), shape: [3, 224, 224] };
+  const target = embeddingTarget(seededUniform(5, 'text', 512, 1, 0, 'float32'), 'cosine', 'seeded text embedding');
+  const runs = [];
+  for (let r = 0; r < Math.max(1, Math.min(reps, 3)); r++) {
+    log(`decomcam: run ${r + 1}`);
+    const s = performance.now();
+    const ex = explain(model, rgb, [target], { method: 'decomcam', preset: 'paper', P: 500, Q: 10 });
+    const total = performance.now() - s;
+    runs.push({ ...ex.timings, ...ex.results[0].timings, total });
+  }
+  const stages = {};
+  for (const k of Object.keys(runs[0])) stages[k] = median(runs.map((x) => x[k] ?? 0));
+  const rss = process.resourceUsage().maxRSS / 1024;
+  report.decomcam = { backend: choice.backend.name, note: choice.note, loadMs: load, stages, runs: runs.length, peakRssMB: rss };
+  console.log(`\n## DecomCAM, seeded ViT-B/16, paper preset, P = 500, Q = 10 (ms, median of ${runs.length}); ${choice.note}`);
+  console.log(`${`load (seeded weights${args.prepare ? ' + prepare' : ''})`.padEnd(34)} ${load.toFixed(0).padStart(8)}`);
+  for (const [k, v] of Object.entries(stages)) console.log(`${k.padEnd(34)} ${v.toFixed(0).padStart(8)}`);
+  console.log(`${'peak RSS (MB)'.padEnd(34)} ${rss.toFixed(0).padStart(8)}`);
+}
+
+if (parts.has('kernels')) benchKernels();
+if (parts.has('forward')) benchForward();
+if (parts.has('decomcam')) benchDecomcam();
+if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2));
