@@ -22,7 +22,7 @@ export { applyJet, overlay } from './image/colormap.js';
 export { type ClipConfig, patchGrid } from './clip/config.js';
 export { loadClip } from './clip/load.js';
 export { type ClipModel, seededClip, encodeImages, encodeTexts, encodeTokens, clipLogits } from './clip/model.js';
-export { type VisionRun, visionForward, visionBackward, getActivation, resolveLayer } from './clip/vision.js';
+export { type VisionRun, visionForward, visionBackward, getActivation, resolveLayer, releaseRun } from './clip/vision.js';
 export { ClipTokenizer } from './clip/tokenizer.js';
 export { type Backend, getBackend } from './kernels/backend.js';
 

@@ -5,7 +5,9 @@
 //  2. determinism: the wasm backend on 1 and 2 threads, and twice in a row, gives the same bits; arrays in
 //     its own memory (alloc) and prepared weights give the same bits as plain arrays;
 //  3. whole models: the tiny CLIP fixtures (every vision stage, score gradients, weight gradients) on every
-//     backend, and the seeded ViT-B/16 fixture on wasm, at the CLIP issue's float32 tolerances.
+//     backend, and the seeded ViT-B/16 fixture on wasm, at the CLIP issue's float32 tolerances;
+//  4. memory: a model's parameters and a forward's arrays live in the wasm backend's memory (same bits as
+//     plain arrays), and releaseRun / encodeImages / encodeTexts give every array back.
 // A backend that cannot run here (gpu.js headless-gl without the `gl` addon) is skipped, saying why.
 import test from 'tape';
 import { readFileSync } from 'node:fs';
@@ -19,8 +21,8 @@ import { activationForward, activationBackward } from '../dist/nn/gelu.js';
 import { readSafetensors } from '../dist/io/safetensors.js';
 import { parseHfConfig } from '../dist/clip/config.js';
 import { loadClip } from '../dist/clip/load.js';
-import { seededClip } from '../dist/clip/model.js';
-import { visionForward, visionBackward, getActivation } from '../dist/clip/vision.js';
+import { createClip, encodeImages, encodeTexts, seededClip } from '../dist/clip/model.js';
+import { visionForward, visionBackward, getActivation, releaseRun } from '../dist/clip/vision.js';
 import { allocParams, param } from '../dist/clip/weights.js';
 import { mulberry32 } from '../dist/tensor/rng.js';
 import { tensor } from '../dist/tensor/tensor.js';
@@ -252,6 +254,57 @@ for (const [label, be] of BACKENDS) {
   });
 }
 
+test('backend wasm: a model in its memory — same bits as plain arrays, every array of a forward given back', (t) => {
+  const be = createWasmBackend({ threads: 2 });
+  if (be.unavailable()) {
+    t.skip(`skipped: wasm cannot run here: ${be.unavailable()}`);
+    t.end();
+    return;
+  }
+  // V8 gives every shared memory of the process a new buffer object whenever any one of them grows: arrays
+  // from alloc() before and after must both be known as the backend's own (prepare then copies nothing)
+  const w1 = be.alloc(64 * 32);
+  createWasmBackend({ threads: 1 }).alloc(1 << 22); // another memory grows
+  const w2 = be.alloc(64 * 32);
+  const inUse = be.memoryStats().inUse;
+  be.prepare(w1, 64, 32);
+  be.prepare(w2, 64, 32);
+  t.equal(be.memoryStats().inUse, inUse, "prepare of alloc'd weights copies nothing, also after another memory grew");
+  be.free(w1);
+  be.free(w2);
+
+  const fx = fixture('clip_tiny_f32');
+  const model = loadClip(join(fixturesDir, 'tiny_clip_hf'), { dtype: 'float32', backend: be });
+  const plainParams = allocParams(model.config, 'float32');
+  plainParams.data.set(model.params.data);
+  const plain = createClip(model.config, plainParams, { backend: be }); // same weights, outside the memory
+  const layer = 'vision.blocks.2.ln_1'; // the last block's: the blocks before share one scratch set
+  const pass = (m) => {
+    const run = visionForward(m, fx.get('pixels'), { keep: [layer] });
+    const grad = visionBackward(m, run, fx.get('score.dembeds'), layer);
+    return { run, grad };
+  };
+  releaseRun(pass(model).run); // warm-up: the worker threads take their slots in the memory once
+  const loaded = be.memoryStats().inUse;
+  const [a, b] = [pass(model), pass(plain)];
+  t.ok(sameBits(a.run.embeddings.data, b.run.embeddings.data), 'embeddings: parameters in the memory = in plain arrays, bit for bit');
+  t.ok(sameBits(a.grad.data, b.grad.data), `gradient at ${layer}: parameters in the memory = in plain arrays, bit for bit`);
+  assertClose(t, `grad.${layer} (parameters in the memory)`, a.grad.data, fx.get(`grad.${layer}`).data, CLIP_TOL.float32.grad);
+  releaseRun(a.run);
+  releaseRun(b.run);
+  t.equal(be.memoryStats().inUse, loaded, 'releaseRun gives back every array of both forwards (backward scratch included)');
+  t.throws(() => getActivation(a.run, layer), /released/, 'a released run cannot be read…');
+  t.throws(() => visionBackward(model, a.run, fx.get('score.dembeds'), layer), /released/, '…nor differentiated');
+  const emb = encodeImages(model, fx.get('pixels'));
+  assertClose(t, 'encodeImages (parameters in the memory)', emb.data, fx.get('vision.embeds').data, CLIP_TOL.float32.forward);
+  encodeTexts(model, ['a photo of a cat']);
+  t.equal(be.memoryStats().inUse, loaded, 'encodeImages and encodeTexts give their arrays back');
+  // close: the workers stop and the memory goes; using the backend afterwards is a clear error
+  be.close();
+  t.throws(() => encodeImages(model, fx.get('pixels')), /was closed/, 'a closed backend: a clear error');
+  t.end();
+});
+
 test('backend wasm: the seeded ViT-B/16 vs PyTorch, and 1 thread = 2 threads on it', (t) => {
   const one = createWasmBackend({ threads: 1 });
   if (one.unavailable()) {
@@ -264,17 +317,20 @@ test('backend wasm: the seeded ViT-B/16 vs PyTorch, and 1 thread = 2 threads on 
   const keep = ['vision.blocks.5', 'vision.blocks.11.ln_1'];
   const results = [];
   for (const be of [createWasmBackend({ threads: 2 }), one]) {
-    const model = seededClip(config, fx.meta.model_seed, 'float32', be);
+    const model = seededClip(config, fx.meta.model_seed, 'float32', be); // its ~600 MB live in be's memory
     const run = visionForward(model, fx.get('pixels'), { keep });
     const grad = visionBackward(model, run, fx.get('score.dembeds'), 'vision.blocks.11.ln_1');
-    results.push({ run, grad });
+    const acts = Object.fromEntries(['vision.blocks.5', 'vision.blocks.11.ln_1'].map((n) => [n, getActivation(run, n).data.slice()]));
+    results.push({ acts, embeds: run.embeddings.data, grad });
+    be.close(); // the next model's memory need not sit beside this one's
   }
   const [r2, r1] = results;
-  for (const name of ['vision.blocks.5', 'vision.blocks.11.ln_1', 'vision.embeds']) {
-    assertClose(t, `${name} (2 threads)`, getActivation(r2.run, name).data, fx.get(name).data, CLIP_TOL.float32.forward);
+  for (const name of ['vision.blocks.5', 'vision.blocks.11.ln_1']) {
+    assertClose(t, `${name} (2 threads)`, r2.acts[name], fx.get(name).data, CLIP_TOL.float32.forward);
   }
+  assertClose(t, 'vision.embeds (2 threads)', r2.embeds, fx.get('vision.embeds').data, CLIP_TOL.float32.forward);
   assertClose(t, 'grad.vision.blocks.11.ln_1 (2 threads)', r2.grad.data, fx.get('grad.vision.blocks.11.ln_1').data, CLIP_TOL.float32.grad);
-  t.ok(sameBits(r1.run.embeddings.data, r2.run.embeddings.data), 'image embedding: 1 thread = 2 threads, bit for bit');
+  t.ok(sameBits(r1.embeds, r2.embeds), 'image embedding: 1 thread = 2 threads, bit for bit');
   t.ok(sameBits(r1.grad.data, r2.grad.data), 'gradient at blocks.11.ln_1: 1 thread = 2 threads, bit for bit');
   t.end();
 });

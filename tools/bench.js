@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // tools/bench.js: speed of the compute backends (issue 6). Three parts, each printed as a table on stdout:
-//   kernels    GFLOP/s per op (ViT-B/16 shapes) and backend: ts, wasm on 1 and 2 threads, gpu (gpu.js);
-//   forward    one ViT-B/16 image forward per backend (seeded weights; --prepare copies them into the wasm
-//              backend's memory once, else each matmul copies its weight in);
+//   kernels    GFLOP/s per op (ViT-B/16 shapes) and backend: ts, wasm on 1 and 2 threads, gpu (gpu.js); the
+//              operands live where a model keeps them (the wasm backend's memory), so no call copies;
+//   forward    one ViT-B/16 image forward per backend (seeded weights: the wasm backend holds them, and every
+//              activation, in its own memory, so no call copies anything; --prepare matters only for a backend
+//              with prepare() but no memory of its own);
 //   decomcam   DecomCAM end to end on the seeded ViT-B/16 (paper preset, P = 500, Q = 10): time per stage
 //              (load, preprocess, forward, backward, SVD, masks, perturbed forward, integration) and peak RSS.
+//              It runs first, so that the peak RSS is its own and not the other parts' models.
 // Every time is the median of --reps runs after one warm-up; "cpu" rates divide by the process's CPU time
 // instead of the wall clock, which a busy shared machine disturbs less (meaningful for one thread).
 // The PyTorch counterpart is reference/bench_torch.py. Progress goes to stderr.
@@ -20,8 +23,7 @@ import { createGpuBackend, gpuModeUnavailable } from '../dist/kernels/gpujs/back
 import { layernormForward } from '../dist/nn/layernorm.js';
 import { activationForward } from '../dist/nn/gelu.js';
 import { parseHfConfig } from '../dist/clip/config.js';
-import { seededClip } from '../dist/clip/model.js';
-import { visionForward } from '../dist/clip/vision.js';
+import { encodeImages, seededClip } from '../dist/clip/model.js';
 import { explain } from '../dist/cam/explain.js';
 import { embeddingTarget } from '../dist/cam/target.js';
 import { seededUniform } from '../dist/tensor/rng.js';
@@ -48,7 +50,7 @@ const log = (m) => process.stderr.write(`${m}\n`);
 const report = { machine: machine(), kernels: [], forward: [], decomcam: null };
 
 function machine() {
-  return { node: process.version, cores: availableParallelism(), cpu: cpus()[0]?.model, loadAverage: loadavg()[0] };
+  return { node: process.version, cores: availableParallelism(), cpu: cpus()[0]?.model, loadAverage: loadavg() };
 }
 
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
@@ -70,6 +72,15 @@ function measure(fn, n = reps) {
 
 const seeded = (name, n) => seededUniform(1, name, n, 1, 0, 'float32');
 
+// An operand where a model on this backend keeps its arrays: in the backend's own memory when it has one
+// (the wasm backend: no copy per call), else as it is.
+function place(be, arr) {
+  if (!be.alloc) return arr;
+  const own = be.alloc(arr.length);
+  own.set(arr);
+  return own;
+}
+
 // ---- kernels ----
 const VIT = { N: 197, D: 768, F: 3072, H: 12, hd: 64 };
 
@@ -78,8 +89,7 @@ function kernelOps() {
   const linear = (label, M, K, Nout) => ({
     label, flop: 2 * M * K * Nout,
     setup(be) {
-      const inp = seeded('inp', M * K), w = seeded('w', Nout * K), b = seeded('b', Nout), out = new Float32Array(M * Nout);
-      be.prepare?.(w, Nout, K);
+      const [inp, w, b, out] = [seeded('inp', M * K), seeded('w', Nout * K), seeded('b', Nout), new Float32Array(M * Nout)].map((a) => place(be, a));
       return () => be.matmul(out, inp, w, b, M, K, Nout);
     },
   });
@@ -91,31 +101,31 @@ function kernelOps() {
     {
       label: `linear backward dinp ${N}x${D}<-${F}`, flop: 2 * N * D * F,
       setup(be) {
-        const dout = seeded('dout', N * F), w = seeded('w', F * D), dinp = new Float32Array(N * D);
+        const [dout, w, dinp] = [seeded('dout', N * F), seeded('w', F * D), new Float32Array(N * D)].map((a) => place(be, a));
         return () => be.matmulBackward(dinp, null, null, dout, null, w, N, D, F);
       },
     },
     {
       label: `attention ${N} tokens, ${H}x${hd}`, flop: 4 * N * N * H * hd,
       setup(be) {
-        const qkv = seeded('qkv', N * 3 * D), out = new Float32Array(N * D), att = new Float32Array(H * N * N);
+        const [qkv, out, att] = [seeded('qkv', N * 3 * D), new Float32Array(N * D), new Float32Array(H * N * N)].map((a) => place(be, a));
         return () => be.attention(out, att, qkv, 1, N, N, H, hd, false);
       },
     },
     {
       label: `attention backward ${N} tokens`, flop: 8 * N * N * H * hd,
       setup(be) {
-        const qkv = seeded('qkv', N * 3 * D), out = new Float32Array(N * D), att = new Float32Array(H * N * N);
+        const [qkv, out, att] = [seeded('qkv', N * 3 * D), new Float32Array(N * D), new Float32Array(H * N * N)].map((a) => place(be, a));
         be.attention(out, att, qkv, 1, N, N, H, hd, false);
-        const dout = seeded('dout', N * D), dqkv = new Float32Array(N * 3 * D), datt = new Float32Array(att.length);
+        const [dout, dqkv, datt] = [seeded('dout', N * D), new Float32Array(N * 3 * D), new Float32Array(att.length)].map((a) => place(be, a));
         return () => be.attentionBackward(dqkv, datt, dout, att, qkv, 1, N, N, H, hd, false);
       },
     },
     {
       label: `layernorm ${N}x${D} (Melem/s)`, elems: N * D,
       setup(be) {
-        const inp = seeded('x', N * D), w = seeded('w', D), b = seeded('b', D), out = new Float32Array(N * D);
-        const mean = new Float32Array(N), rstd = new Float32Array(N);
+        const [inp, w, b, out, mean, rstd] = [seeded('x', N * D), seeded('w', D), seeded('b', D), new Float32Array(N * D),
+          new Float32Array(N), new Float32Array(N)].map((a) => place(be, a));
         const f = be.layernorm ? be.layernorm.bind(be) : layernormForward;
         return () => f(out, mean, rstd, inp, w, b, N, D, 1e-5);
       },
@@ -123,7 +133,7 @@ function kernelOps() {
     {
       label: `quick_gelu ${N}x${F} (Melem/s)`, elems: N * F,
       setup(be) {
-        const inp = seeded('x', N * F), out = new Float32Array(N * F);
+        const [inp, out] = [seeded('x', N * F), new Float32Array(N * F)].map((a) => place(be, a));
         const f = be.activation ? be.activation.bind(be) : activationForward;
         return () => f('quick_gelu', out, inp, N * F);
       },
@@ -177,8 +187,9 @@ const B16 = parseHfConfig({
   text_config: {},
 }, 'bench ViT-B/16');
 
-// With --prepare, every vision weight is handed to the backend's prepare() once (the wasm backend copies it
-// into its memory); a backend without prepare() ignores this.
+// With --prepare, every vision weight is handed to the backend's prepare() once (the wasm backend copies one
+// that lives outside its memory; the seeded model's weights already live in it); a backend without prepare()
+// ignores this.
 function prepareVision(model) {
   const be = model.backend;
   if (!be.prepare || !args.prepare) return;
@@ -204,8 +215,9 @@ function benchForward() {
     const model = seededClip(B16, 2024, 'float32', be);
     prepareVision(model);
     const n = name === 'ts' ? 1 : reps; // plain TS takes several seconds a forward
-    const t = measure(() => visionForward(model, pixels, { keep: [] }), n);
+    const t = measure(() => encodeImages(model, pixels), n); // a forward that gives its arrays back
     report.forward.push({ backend: name, seconds: t.wall / 1000, cpuSeconds: t.cpu / 1000, runs: n });
+    be.close?.(); // the next model's weights need not sit beside this one's
     console.log(`${name.padEnd(16)} ${(t.wall / 1000).toFixed(3)} s   (cpu ${(t.cpu / 1000).toFixed(3)} s, ${n} run${n > 1 ? 's' : ''})`);
   }
   const ts = report.forward.find((f) => f.backend === 'ts');
@@ -232,14 +244,22 @@ function benchDecomcam() {
   const stages = {};
   for (const k of Object.keys(runs[0])) stages[k] = median(runs.map((x) => x[k] ?? 0));
   const rss = process.resourceUsage().maxRSS / 1024;
-  report.decomcam = { backend: choice.backend.name, note: choice.note, loadMs: load, stages, runs: runs.length, peakRssMB: rss };
+  const wasmMemory = choice.backend.memoryStats?.(); // the wasm backend's shared memory (parameters + activations)
+  report.decomcam = { backend: choice.backend.name, note: choice.note, loadMs: load, stages, runs: runs.length, peakRssMB: rss, wasmMemory };
   console.log(`\n## DecomCAM, seeded ViT-B/16, paper preset, P = 500, Q = 10 (ms, median of ${runs.length}); ${choice.note}`);
   console.log(`${`load (seeded weights${args.prepare ? ' + prepare' : ''})`.padEnd(34)} ${load.toFixed(0).padStart(8)}`);
   for (const [k, v] of Object.entries(stages)) console.log(`${k.padEnd(34)} ${v.toFixed(0).padStart(8)}`);
   console.log(`${'peak RSS (MB)'.padEnd(34)} ${rss.toFixed(0).padStart(8)}`);
+  if (wasmMemory) {
+    const mb = (x) => (x / 2 ** 20).toFixed(0).padStart(8);
+    console.log(`${'wasm memory: in use / size (MB)'.padEnd(34)} ${mb(wasmMemory.inUse)} / ${mb(wasmMemory.size).trim()}`);
+  }
 }
 
+log(`load average (1, 5, 15 min): ${report.machine.loadAverage.map((x) => x.toFixed(2)).join(', ')}`);
+if (parts.has('decomcam')) benchDecomcam();
 if (parts.has('kernels')) benchKernels();
 if (parts.has('forward')) benchForward();
-if (parts.has('decomcam')) benchDecomcam();
+report.machine.loadAverageAtEnd = loadavg();
+log(`load average at the end: ${report.machine.loadAverageAtEnd.map((x) => x.toFixed(2)).join(', ')}`);
 if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2));

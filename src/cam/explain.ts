@@ -19,7 +19,7 @@ import { layercam } from './layercam.js';
 import { scorecam } from './scorecam.js';
 import { SCORE_KINDS, textTarget, type Target } from './target.js';
 import {
-  prepareImage, runMethod, type CamImage, type CamMethod, type CamOptions, type LayerGrid, type TextExplanation,
+  prepareImage, releaseImage, runMethod, type CamImage, type CamMethod, type CamOptions, type LayerGrid, type TextExplanation,
 } from './template.js';
 import { xgradcam } from './xgradcam.js';
 
@@ -121,7 +121,12 @@ export function explain(model: ClipModel, image: CamImage, texts: (string | Targ
   const vectors = targetVectors(model, targets);
   timings.encodeTexts = performance.now() - t0;
   const im = prepareImage(model, image, layer, options, timings); // preprocess + the one forward
-  const results = targets.map((target, k) => runMethod(im, method, target, vectors[k]));
+  let results: TextExplanation[];
+  try {
+    results = targets.map((target, k) => runMethod(im, method, target, vectors[k]));
+  } finally {
+    releaseImage(im); // every result holds copies, never views of the forward's arrays
+  }
   const warnings = results.flatMap((r) => r.warnings.map((m: string) => `${r.text}: ${m}`));
   return {
     method: method.name, preset, layer, grid: im.grid, S: im.S, options, rgb: { data: im.rgb, shape: [3, im.S, im.S] },

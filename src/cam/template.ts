@@ -6,8 +6,8 @@
 // Shape letters: h×w patch grid, C channels (the width D), S input side, E embedding, Q components.
 
 import { patchGrid } from '../clip/config.js';
-import type { ClipModel } from '../clip/model.js';
-import { getActivation, visionBackward, visionForward, type VisionRun } from '../clip/vision.js';
+import { encodeImages, type ClipModel } from '../clip/model.js';
+import { getActivation, releaseRun, visionBackward, visionForward, type VisionRun } from '../clip/vision.js';
 import { fail } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
 import { interpolate } from '../image/interpolate.js';
@@ -197,7 +197,8 @@ function normalizeBatch(x: Float64Array, S: number): Float64Array {
   return out;
 }
 
-// Embeddings (B,E) of a batch of images (B,3,S,S), batchSize images per forward, nothing kept for a backward.
+// Embeddings (B,E) of a batch of images (B,3,S,S), batchSize images per forward, nothing kept for a backward
+// (each forward's arrays are given back before the next: memory grows with batchSize, not with B).
 function embedder(model: ClipModel, S: number, batchSize: number): (batch: Float64Array, B: number) => Float {
   const E = model.config.embedDim;
   return (batch, B) => {
@@ -205,7 +206,7 @@ function embedder(model: ClipModel, S: number, batchSize: number): (batch: Float
     for (let b0 = 0; b0 < B; b0 += batchSize) {
       const n = Math.min(batchSize, B - b0);
       const x = toModel(model, batch.subarray(b0 * 3 * S * S, (b0 + n) * 3 * S * S), n, S);
-      out.set(visionForward(model, x, { keep: [] }).embeddings.data, b0 * E);
+      out.set(encodeImages(model, x).data, b0 * E);
     }
     return out;
   };
@@ -247,6 +248,11 @@ export function prepareImage(model: ClipModel, image: CamImage, layer: string, o
   const acts = getActivation(run, layer).data.subarray(grid.C); // (N,C) → (h·w, C): the class token dropped
   timings.forward = now() - t1;
   return { model, run, layer, grid, S, rgb, pixels, acts, options, shared: new Map(), embedImages: embedder(model, S, options.batchSize) };
+}
+
+// Gives the image's forward arrays back to the backend (after its last text): im.acts is invalid afterwards.
+export function releaseImage(im: ImageRun): void {
+  releaseRun(im.run);
 }
 
 // One text with embedding t (E): its score, the backward to the layer, the method, the post-processing.

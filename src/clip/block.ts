@@ -4,11 +4,13 @@
 // B sequences of N tokens, width D, H heads of hd, MLP width F. After the attention only the first nq tokens
 // of each sequence are computed (nq = N, or 1 when only the class token is read), so the arrays from ctx on
 // are (B,nq,·). Activations are named views over one buffer; gradients use the same type.
+// Layer norm and the activation go through nn/'s layernormOn and activationOn: the backend's kernel where it
+// has one, else the reference loop.
 
 import type { Backend } from '../kernels/backend.js';
 import { attentionBackward, attentionForward } from '../nn/attention.js';
-import { activationBackward, activationForward, type Activation } from '../nn/gelu.js';
-import { layernormBackward, layernormForward } from '../nn/layernorm.js';
+import { activationBackwardOn, activationOn, type Activation } from '../nn/gelu.js';
+import { layernormBackward, layernormOn } from '../nn/layernorm.js';
 import { linearBackward, linearForward } from '../nn/linear.js';
 import { residualBackward, residualForward } from '../nn/residual.js';
 import { allocFloat, type DType, type Float } from '../tensor/tensor.js';
@@ -35,15 +37,18 @@ export interface BlockActs {
 }
 
 // The arrays of one block, as views over one zeroed buffer. `input` and `out` are the residual stream:
-// pass views of the neighbouring blocks' arrays, or null to allocate them here.
-export function allocBlockActs(d: BlockDims, dtype: DType, input: Float | null, out: Float | null): BlockActs {
+// pass views of the neighbouring blocks' arrays, or null to allocate them here. `alloc` gives the buffer
+// (a Workspace's, so that it lives in the backend's memory); by default a plain typed array.
+export function allocBlockActs(
+  d: BlockDims, dtype: DType, input: Float | null, out: Float | null,
+  alloc: (n: number) => Float = (n) => allocFloat(dtype, n)): BlockActs {
   const { B, N, nq, D, H, F } = d;
   const sizes = {
     input: input ? 0 : B * N * D, ln1: B * N * D, ln1Mean: B * N, ln1Rstd: B * N, qkv: B * N * 3 * D,
     att: B * H * nq * N, ctx: B * nq * D, attn: B * nq * D, mid: B * nq * D, ln2: B * nq * D, ln2Mean: B * nq,
     ln2Rstd: B * nq, fc: B * nq * F, act: B * nq * F, mlp: B * nq * D, out: out ? 0 : B * nq * D,
   };
-  const buf = allocFloat(dtype, Object.values(sizes).reduce((a, b) => a + b, 0));
+  const buf = alloc(Object.values(sizes).reduce((a, b) => a + b, 0));
   let o = 0;
   const take = (n: number): Float => buf.subarray(o, (o += n));
   return {
@@ -54,19 +59,47 @@ export function allocBlockActs(d: BlockDims, dtype: DType, input: Float | null, 
   };
 }
 
+// A forward pass whose activations nobody reads afterwards (an embedding only) needs each array only until
+// the next step has read it, so arrays whose lifetimes do not overlap share memory — about half the floats
+// of allocBlockActs. The regions, in the order blockForward writes them:
+//   r1: qkv, then fc      r2: att, then act      r3: ln1, then ctx, then ln2      r4: attn, then mlp      mid
+// No step writes a region it reads. forwardScratchSize(d) floats hold the arrays of d and of any smaller nq.
+function scratchRegions(d: BlockDims): number[] {
+  const { B, N, nq, D, H, F } = d;
+  return [Math.max(B * N * 3 * D, B * nq * F), Math.max(B * H * nq * N, B * nq * F), B * N * D, B * nq * D, B * nq * D,
+    B * N, B * N, B * nq, B * nq]; // + the layer norms' mean and rstd
+}
+
+export function forwardScratchSize(d: BlockDims): number {
+  return scratchRegions(d).reduce((a, b) => a + b, 0);
+}
+
+// The arrays of one block as such shared views of buf; input and out are the residual stream (B,N,D) (B,nq,D).
+export function forwardScratch(d: BlockDims, buf: Float, input: Float, out: Float): BlockActs {
+  const { B, N, nq, D, H, F } = d;
+  let o = 0;
+  const [r1, r2, r3, r4, mid, ln1Mean, ln1Rstd, ln2Mean, ln2Rstd] = scratchRegions(d).map((n) => buf.subarray(o, (o += n)));
+  return {
+    input, ln1: r3.subarray(0, B * N * D), ln1Mean, ln1Rstd, qkv: r1.subarray(0, B * N * 3 * D),
+    att: r2.subarray(0, B * H * nq * N), ctx: r3.subarray(0, B * nq * D), attn: r4, mid,
+    ln2: r3.subarray(0, B * nq * D), ln2Mean, ln2Rstd, fc: r1.subarray(0, B * nq * F), act: r2.subarray(0, B * nq * F),
+    mlp: r4, out,
+  };
+}
+
 export function blockForward(be: Backend, a: BlockActs, p: BlockParams, d: BlockDims): void {
   const { B, N, nq, D, H, F } = d;
   // x → ln_1 → qkv over every token (keys and values need them all)
-  layernormForward(a.ln1, a.ln1Mean, a.ln1Rstd, a.input, p.ln1W, p.ln1B, B * N, D, d.eps);
+  layernormOn(be, a.ln1, a.ln1Mean, a.ln1Rstd, a.input, p.ln1W, p.ln1B, B * N, D, d.eps);
   linearForward(be, a.qkv, a.ln1, p.qkvW, p.qkvB, B * N, D, 3 * D);
   // attention for the first nq queries, then the output projection
   attentionForward(be, a.ctx, a.att, a.qkv, B, N, nq, H, D / H, d.causal);
   linearForward(be, a.attn, a.ctx, p.projW, p.projB, B * nq, D, D);
   residualForward(a.mid, a.input, a.attn, B, N, nq, D);
   // mid → ln_2 → fc → gelu → fc2, + mid
-  layernormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.mid, p.ln2W, p.ln2B, B * nq, D, d.eps);
+  layernormOn(be, a.ln2, a.ln2Mean, a.ln2Rstd, a.mid, p.ln2W, p.ln2B, B * nq, D, d.eps);
   linearForward(be, a.fc, a.ln2, p.fcW, p.fcB, B * nq, D, F);
-  activationForward(d.act, a.act, a.fc, B * nq * F);
+  activationOn(be, d.act, a.act, a.fc, B * nq * F);
   linearForward(be, a.mlp, a.act, p.fc2W, p.fc2B, B * nq, F, D);
   residualForward(a.out, a.mid, a.mlp, B, nq, nq, D);
 }
@@ -85,7 +118,7 @@ export function blockBackward(
   if (stop === 'mlp') return;
   // mlp = fc2(act), act = gelu(fc), fc = fc1(ln2)
   linearBackward(be, g.act, wg && wg.fc2W, wg && wg.fc2B, g.mlp, a.act, p.fc2W, B * nq, F, D);
-  activationBackward(d.act, g.fc, g.act, a.fc, B * nq * F);
+  activationBackwardOn(be, d.act, g.fc, g.act, a.fc, B * nq * F);
   linearBackward(be, g.ln2, wg && wg.fcW, wg && wg.fcB, g.fc, a.ln2, p.fcW, B * nq, D, F);
   if (stop === 'ln_2') return;
   // ln2 = LN(mid): completes dmid

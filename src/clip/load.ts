@@ -49,7 +49,7 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend }
     configSource = 'the shapes of its tensors';
   }
 
-  const params = allocParams(config, dtype);
+  const params = allocParams(config, dtype, opts.backend);
   fillFromCheckpoint(params, tensors, layout, source, configSource);
   const hasVocab = (existsSync(join(folder, 'vocab.json')) && existsSync(join(folder, 'merges.txt'))) ||
     existsSync(join(folder, 'bpe_simple_vocab_16e6.txt.gz'));

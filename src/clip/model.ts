@@ -9,7 +9,7 @@ import { allocFloat, tensor, type DType, type Tensor } from '../tensor/tensor.js
 import { validateConfig, type ClipConfig } from './config.js';
 import { encodeTokens } from './text.js';
 import type { ClipTokenizer } from './tokenizer.js';
-import { visionForward } from './vision.js';
+import { releaseRun, visionForward } from './vision.js';
 import { allocParams, fillSeeded, param, textParams, visionParams, type Params, type TextParams, type VisionParams } from './weights.js';
 
 export { encodeTokens };
@@ -40,13 +40,15 @@ export function createClip(
 // A model whose weights come from the seeded generator, bit for bit as reference/clip_model.py's seeded_clip.
 export function seededClip(config: ClipConfig, seed: number, dtype: DType = 'float32', backend?: Backend): ClipModel {
   validateConfig(config, 'seededClip config');
-  const params = allocParams(config, dtype);
+  const params = allocParams(config, dtype, backend);
   fillSeeded(params, config, seed);
   return createClip(config, params, { backend, source: `seeded(${seed})` });
 }
 
 export function encodeImages(model: ClipModel, pixels: Tensor): Tensor {
-  return visionForward(model, pixels, { keep: [] }).embeddings;
+  const run = visionForward(model, pixels, { keep: [] });
+  releaseRun(run);
+  return run.embeddings;
 }
 
 export function encodeTexts(model: ClipModel, texts: string[]): Tensor {

@@ -3,14 +3,16 @@
 // Pooling reads the first end-of-text id: OpenAI pads with 0 and takes argmax (eot is the largest id), HF pads
 // with eot itself; both give that position. The causal mask means tokens after it never affect it, so each
 // sequence is run only up to it (T = its position + 1): exact, and far shorter than the 77-token context.
+// Each sequence's arrays come from a Workspace (the backend's memory) given back once it is done.
 // Letters (clip/config.ts): Bt texts, T tokens, D width, E embedding, V vocab.
 
 import { fail } from '../errors.js';
 import { tokenEmbedForward } from '../nn/embed.js';
-import { layernormForward } from '../nn/layernorm.js';
+import { Workspace } from '../kernels/workspace.js';
+import { layernormOn } from '../nn/layernorm.js';
 import { linearForward } from '../nn/linear.js';
-import { allocFloat, tensor, type Tensor } from '../tensor/tensor.js';
-import { allocBlockActs, blockForward, type BlockDims } from './block.js';
+import { allocFloat, tensor, type Float, type Tensor } from '../tensor/tensor.js';
+import { blockForward, forwardScratch, forwardScratchSize, type BlockDims } from './block.js';
 import type { ClipModel } from './model.js';
 
 // Unnormalised text embeddings (Bt,E) of token sequences (each ≤ the context length, holding an eot id).
@@ -24,21 +26,28 @@ export function encodeTokens(model: ClipModel, tokens: Int32Array[]): Tensor {
   tokens.forEach((ids, n) => {
     const T = pooledLength(ids, n, t.contextLength, t.vocabSize, t.eotId);
     const d: BlockDims = { B: 1, N: T, nq: T, D, H: t.heads, F: t.mlpWidth, causal: true, act: t.act, eps: t.eps };
-    // two sets of arrays used alternately: block i reads the stream block i − 1 wrote
-    const x = allocFloat(dtype, T * D);
-    tokenEmbedForward(x, ids, tp.token, tp.pos, T, D);
-    const sets = [allocBlockActs(d, dtype, x, null), allocBlockActs(d, dtype, x, null)];
-    let stream = x;
-    for (let i = 0; i < t.layers; i++) {
-      const a = { ...sets[i % 2], input: stream };
-      blockForward(be, a, tp.blocks[i], d);
-      stream = a.out;
+    const ws = new Workspace(be, dtype);
+    const alloc = (n: number): Float => ws.alloc(n);
+    try {
+      // one forward-only scratch set for every block, the residual stream alternating between two buffers:
+      // block i reads what block i − 1 wrote
+      const x = alloc(T * D);
+      tokenEmbedForward(x, ids, tp.token, tp.pos, T, D);
+      const scratch = alloc(forwardScratchSize(d));
+      const streams = [alloc(T * D), alloc(T * D)];
+      let stream = x;
+      for (let i = 0; i < t.layers; i++) {
+        const a = forwardScratch(d, scratch, stream, streams[i % 2]);
+        blockForward(be, a, tp.blocks[i], d);
+        stream = a.out;
+      }
+      // final LN is per token: only the pooled (last) row is needed
+      const pooled = alloc(D);
+      layernormOn(be, pooled, alloc(1), alloc(1), stream.subarray((T - 1) * D, T * D), tp.lnFinalW, tp.lnFinalB, 1, D, t.eps);
+      linearForward(be, out.subarray(n * E, (n + 1) * E), pooled, tp.proj, null, 1, D, E);
+    } finally {
+      ws.release();
     }
-    // final LN is per token: only the pooled (last) row is needed
-    const pooled = allocFloat(dtype, D);
-    layernormForward(pooled, allocFloat(dtype, 1), allocFloat(dtype, 1), stream.subarray((T - 1) * D, T * D),
-      tp.lnFinalW, tp.lnFinalB, 1, D, t.eps);
-    linearForward(be, out.subarray(n * E, (n + 1) * E), pooled, tp.proj, null, 1, D, E);
   });
   return tensor(out, [tokens.length, E]);
 }

@@ -2,14 +2,18 @@
 // + visual_projection (OpenAI VisionTransformer):
 //   pixels → patches → patch embedding → [class; patches] + positions → ln_pre → L blocks → ln_post(class) → proj
 // Every activation is kept in a named table ('vision.blocks.3.ln_1', …) so it can be read and differentiated.
+// A run's arrays come from a Workspace (the backend's memory where it has one): releaseRun gives them back.
 // Letters (clip/config.ts): B images, S image side, P patch, h × w grid, N = 1 + h·w, D width, E embedding.
 
 import { fail } from '../errors.js';
 import { embedBackward, embedForward, patchify, patchifyBackward } from '../nn/embed.js';
-import { layernormBackward, layernormForward } from '../nn/layernorm.js';
+import { Workspace } from '../kernels/workspace.js';
+import { layernormBackward, layernormOn } from '../nn/layernorm.js';
 import { linearBackward, linearForward } from '../nn/linear.js';
 import { allocFloat, dtypeOf, numel, shapeString, tensor, type DType, type Float, type Tensor } from '../tensor/tensor.js';
-import { allocBlockActs, blockBackward, blockForward, type BlockActs, type BlockDims, type BlockStop } from './block.js';
+import {
+  allocBlockActs, blockBackward, blockForward, forwardScratch, forwardScratchSize, type BlockActs, type BlockDims, type BlockStop,
+} from './block.js';
 import { numTokens, patchGrid, type ClipConfig } from './config.js';
 import type { ClipModel } from './model.js';
 import { param, visionParams, type Params } from './weights.js';
@@ -65,8 +69,9 @@ export interface VisionRun {
   blocks: (BlockActs | null)[];   // L; null where not kept
   cls: Float;                     // (B,D) the class token of the last block's output
   lnPost: Float; lnPostMean: Float; lnPostRstd: Float; // (B,D) (B) (B)
-  embeddings: Tensor;             // (B,E) unnormalised image embeddings
+  embeddings: Tensor;             // (B,E) unnormalised image embeddings (a plain array: valid after release)
   acts: Map<string, Tensor>;      // every kept activation by name (views, not copies)
+  workspace: Workspace;           // owns every array above except pixels and embeddings
 }
 
 function blockDims(config: ClipConfig, B: number, nq: number): BlockDims {
@@ -107,48 +112,67 @@ export function visionForward(model: ClipModel, pixels: Tensor, opts: { keep?: s
   const nqLast = fullLast ? N : 1;
   const acts = new Map<string, Tensor>();
   const name = (n: string, data: Float, shape: number[]): Float => { acts.set(n, tensor(data, shape)); return data; };
+  const ws = new Workspace(be, dtype);
+  const alloc = (n: number): Float => ws.alloc(n);
 
   // stem: patches → patch embedding → [class; patches] + positions → ln_pre
   const pixelsData = name('vision.pixels', asDtype(pixels.data, dtype), pixels.shape);
-  const patches = allocFloat(dtype, B * h * w * 3 * P * P);
-  const patchEmb = allocFloat(dtype, B * h * w * D);
-  const embed = name('vision.embed', allocFloat(dtype, B * N * D), [B, N, D]);
-  const lnPre = name('vision.ln_pre', allocFloat(dtype, B * N * D), [B, N, D]);
-  const lnPreMean = allocFloat(dtype, B * N);
-  const lnPreRstd = allocFloat(dtype, B * N);
+  const patches = alloc(B * h * w * 3 * P * P);
+  const patchEmb = alloc(B * h * w * D);
+  const embed = name('vision.embed', alloc(B * N * D), [B, N, D]);
+  const lnPre = name('vision.ln_pre', alloc(B * N * D), [B, N, D]);
+  const lnPreMean = alloc(B * N);
+  const lnPreRstd = alloc(B * N);
   patchify(patches, pixelsData, B, 3, S, S, P);
   linearForward(be, patchEmb, patches, vp.patchW, null, B * h * w, 3 * P * P, D);
   embedForward(embed, patchEmb, vp.cls, vp.pos, B, N, D);
-  layernormForward(lnPre, lnPreMean, lnPreRstd, embed, vp.lnPreW, vp.lnPreB, B * N, D, v.eps);
+  layernormOn(be, lnPre, lnPreMean, lnPreRstd, embed, vp.lnPreW, vp.lnPreB, B * N, D, v.eps);
 
-  // blocks: kept ones get their own arrays; earlier ones share two scratch sets, alternately
+  // blocks: kept ones get their own arrays. The ones before (firstKept of them) share one forward-only
+  // scratch set, their outputs alternating between two stream buffers: block i reads what block i − 1 wrote.
   const dims = blockDims(config, B, N);
-  const scratch = firstKept > 0 ? [allocBlockActs(dims, dtype, lnPre, null), allocBlockActs(dims, dtype, lnPre, null)] : [];
+  const scratch = firstKept > 0 ? alloc(forwardScratchSize(dims)) : null;
+  const streams = firstKept > 0 ? [alloc(B * N * D), alloc(B * N * D)] : [];
   const blocks: (BlockActs | null)[] = [];
   let stream = lnPre;
   for (let i = 0; i < L; i++) {
     const d = i === L - 1 ? blockDims(config, B, nqLast) : dims;
-    const a = i < firstKept && i < L - 1 ? { ...scratch[i % 2], input: stream } : allocBlockActs(d, dtype, stream, null);
-    blockForward(be, a, vp.blocks[i], d);
     const kept = i >= firstKept;
+    const a = scratch && !kept
+      ? forwardScratch(d, scratch, stream, streams[i % 2].subarray(0, B * d.nq * D))
+      : allocBlockActs(d, dtype, stream, null, alloc);
+    blockForward(be, a, vp.blocks[i], d);
     blocks.push(kept ? a : null);
     if (kept) nameBlock(acts, i, a, d);
     stream = a.out;
   }
 
   // head: ln_post on the class token, then the projection
-  const cls = allocFloat(dtype, B * D);
+  const cls = alloc(B * D);
   for (let b = 0; b < B; b++) cls.set(stream.subarray(b * nqLast * D, b * nqLast * D + D), b * D);
-  const lnPost = name('vision.ln_post', allocFloat(dtype, B * D), [B, D]);
-  const lnPostMean = allocFloat(dtype, B);
-  const lnPostRstd = allocFloat(dtype, B);
-  layernormForward(lnPost, lnPostMean, lnPostRstd, cls, vp.lnPostW, vp.lnPostB, B, D, v.eps);
+  const lnPost = name('vision.ln_post', alloc(B * D), [B, D]);
+  const lnPostMean = alloc(B);
+  const lnPostRstd = alloc(B);
+  layernormOn(be, lnPost, lnPostMean, lnPostRstd, cls, vp.lnPostW, vp.lnPostB, B, D, v.eps);
   const emb = name('vision.embeds', allocFloat(dtype, B * E), [B, E]);
   linearForward(be, emb, lnPost, vp.proj, null, B, D, E);
   return {
     config, B, nqLast, firstKept, pixels: pixelsData, patches, patchEmb, embed, lnPre, lnPreMean, lnPreRstd, blocks, cls,
-    lnPost, lnPostMean, lnPostRstd, embeddings: tensor(emb, [B, E]), acts,
+    lnPost, lnPostMean, lnPostRstd, embeddings: tensor(emb, [B, E]), acts, workspace: ws,
   };
+}
+
+// Gives the run's arrays back to the backend: a backend with its own memory (wasm) holds them until then, for
+// as long as the process runs. The run may not be read or differentiated afterwards, nor any activation view
+// taken from it be used; run.embeddings stays valid.
+export function releaseRun(run: VisionRun): void {
+  run.workspace.release();
+}
+
+function checkNotReleased(run: VisionRun, what: string): void {
+  if (run.workspace.released) {
+    fail(`${what}: this forward pass was released (releaseRun), so its activations are gone: run visionForward again`, 'usage');
+  }
 }
 
 // The array itself when it has the model's dtype, else a converted copy.
@@ -179,6 +203,7 @@ function nameBlock(acts: Map<string, Tensor>, i: number, a: BlockActs, d: BlockD
 // An activation by layer name (negative block numbers allowed, as in resolveLayer), or an internal array by
 // its exact name ('vision.blocks.3.qkv', '….att', '….ctx', '….fc', '….act', 'vision.ln_post', 'vision.embeds').
 export function getActivation(run: VisionRun, layer: string): Tensor {
+  checkNotReleased(run, `getActivation("${layer}")`);
   const key = run.acts.has(layer) ? layer : parseLayer(run.config, layer).name;
   const t = run.acts.get(key);
   if (!t) {
@@ -204,6 +229,7 @@ export function visionBackward(
   const L = v.layers;
   const [h, w] = patchGrid(config);
   const target = parseLayer(config, layer);
+  checkNotReleased(run, `visionBackward to "${target.name}"`);
   // the blocks from the target's on must have kept their activations (the output of block i is block i+1's input)
   const needFrom = target.block < 0 ? 0 : target.part === '' ? target.block + 1 : target.block;
   if (!run.acts.has(target.name) || (needFrom < L && needFrom < run.firstKept)) {
@@ -216,49 +242,56 @@ export function visionBackward(
   const wg = opts.weightGrads ?? null;
   const wgBlocks = wg ? visionParams(wg, config).blocks : null;
   const wgp = (n: string): Float | null => (wg ? param(wg, n) : null);
+  // every array below is scratch, given back at the end: the gradient returned is a copy
+  const ws = new Workspace(be, dtype);
+  const alloc = (n: number): Float => ws.alloc(n);
   const result = (data: Float, shape: number[]): Tensor => tensor(data.slice(), shape);
 
-  // embeddings = proj(lnPost), lnPost = LN(cls), cls = out[:, 0]
-  const dLnPost = allocFloat(dtype, B * D);
-  linearBackward(be, dLnPost, wgp('vision.proj'), null, dEmb, run.lnPost, vp.proj, B, D, E);
-  const dCls = allocFloat(dtype, B * D);
-  layernormBackward(dCls, wgp('vision.ln_post.weight'), wgp('vision.ln_post.bias'), dLnPost, run.cls,
-    vp.lnPostW, run.lnPostMean, run.lnPostRstd, B, D);
-  let dOut = allocFloat(dtype, B * nqLast * D);
-  for (let b = 0; b < B; b++) dOut.set(dCls.subarray(b * D, b * D + D), b * nqLast * D);
-  if (target.block === L - 1 && target.part === '') return result(dOut, [B, N, D]);
+  try {
+    // embeddings = proj(lnPost), lnPost = LN(cls), cls = out[:, 0]
+    const dLnPost = alloc(B * D);
+    linearBackward(be, dLnPost, wgp('vision.proj'), null, dEmb, run.lnPost, vp.proj, B, D, E);
+    const dCls = alloc(B * D);
+    layernormBackward(dCls, wgp('vision.ln_post.weight'), wgp('vision.ln_post.bias'), dLnPost, run.cls,
+      vp.lnPostW, run.lnPostMean, run.lnPostRstd, B, D);
+    let dOut = alloc(B * nqLast * D);
+    for (let b = 0; b < B; b++) dOut.set(dCls.subarray(b * D, b * D + D), b * nqLast * D);
+    if (target.block === L - 1 && target.part === '') return result(dOut, [B, N, D]);
 
-  // blocks, last to first, until the target: the output of block i is the input of block i + 1
-  let stopBlock = target.block;
-  let stop: BlockStop = 'input';
-  if (target.block < 0) stopBlock = 0;
-  else if (target.part === '') stopBlock = target.block + 1;
-  else stop = target.part as BlockStop;
-  for (let i = L - 1; i >= stopBlock; i--) {
-    const a = run.blocks[i];
-    if (!a) fail(`visionBackward: block ${i}'s activations are missing from this run`); // excluded by the check above
-    const d = blockDims(config, B, i === L - 1 ? nqLast : N);
-    const g = allocBlockActs(d, dtype, null, dOut);
-    const s: BlockStop = i === stopBlock ? stop : 'input';
-    blockBackward(be, g, a, vp.blocks[i], d, wgBlocks && wgBlocks[i], s);
-    if (i === stopBlock && target.block >= 0) {
-      const grad = { mlp: g.mlp, ln_2: g.ln2, mid: g.mid, attn: g.mid, ln_1: g.ln1, input: g.input }[s];
-      return result(grad, [B, N, D]);
+    // blocks, last to first, until the target: the output of block i is the input of block i + 1
+    let stopBlock = target.block;
+    let stop: BlockStop = 'input';
+    if (target.block < 0) stopBlock = 0;
+    else if (target.part === '') stopBlock = target.block + 1;
+    else stop = target.part as BlockStop;
+    for (let i = L - 1; i >= stopBlock; i--) {
+      const a = run.blocks[i];
+      if (!a) fail(`visionBackward: block ${i}'s activations are missing from this run`); // excluded by the check above
+      const d = blockDims(config, B, i === L - 1 ? nqLast : N);
+      const g = allocBlockActs(d, dtype, null, dOut, alloc);
+      const s: BlockStop = i === stopBlock ? stop : 'input';
+      blockBackward(be, g, a, vp.blocks[i], d, wgBlocks && wgBlocks[i], s);
+      if (i === stopBlock && target.block >= 0) {
+        const grad = { mlp: g.mlp, ln_2: g.ln2, mid: g.mid, attn: g.mid, ln_1: g.ln1, input: g.input }[s];
+        return result(grad, [B, N, D]);
+      }
+      dOut = g.input;
     }
-    dOut = g.input;
-  }
 
-  // stem: ln_pre → embed → patch embedding → pixels
-  if (target.part === 'vision.ln_pre') return result(dOut, [B, N, D]);
-  const dEmbed = allocFloat(dtype, B * N * D);
-  layernormBackward(dEmbed, wgp('vision.ln_pre.weight'), wgp('vision.ln_pre.bias'), dOut, run.embed,
-    vp.lnPreW, run.lnPreMean, run.lnPreRstd, B * N, D);
-  if (target.part === 'vision.embed') return result(dEmbed, [B, N, D]);
-  const dPatchEmb = allocFloat(dtype, B * h * w * D);
-  embedBackward(dPatchEmb, wgp('vision.class'), wgp('vision.pos'), dEmbed, B, N, D);
-  const dPatches = allocFloat(dtype, B * h * w * 3 * P * P);
-  linearBackward(be, dPatches, wgp('vision.patch.weight'), null, dPatchEmb, run.patches, vp.patchW, B * h * w, 3 * P * P, D);
-  const dPixels = allocFloat(dtype, numel([B, 3, S, S]));
-  patchifyBackward(dPixels, dPatches, B, 3, S, S, P);
-  return tensor(dPixels, [B, 3, S, S]);
+    // stem: ln_pre → embed → patch embedding → pixels
+    if (target.part === 'vision.ln_pre') return result(dOut, [B, N, D]);
+    const dEmbed = alloc(B * N * D);
+    layernormBackward(dEmbed, wgp('vision.ln_pre.weight'), wgp('vision.ln_pre.bias'), dOut, run.embed,
+      vp.lnPreW, run.lnPreMean, run.lnPreRstd, B * N, D);
+    if (target.part === 'vision.embed') return result(dEmbed, [B, N, D]);
+    const dPatchEmb = alloc(B * h * w * D);
+    embedBackward(dPatchEmb, wgp('vision.class'), wgp('vision.pos'), dEmbed, B, N, D);
+    const dPatches = alloc(B * h * w * 3 * P * P);
+    linearBackward(be, dPatches, wgp('vision.patch.weight'), null, dPatchEmb, run.patches, vp.patchW, B * h * w, 3 * P * P, D);
+    const dPixels = allocFloat(dtype, numel([B, 3, S, S])); // returned: a plain array
+    patchifyBackward(dPixels, dPatches, B, 3, S, S, P);
+    return tensor(dPixels, [B, 3, S, S]);
+  } finally {
+    ws.release();
+  }
 }

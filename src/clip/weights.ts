@@ -7,6 +7,8 @@
 
 import { fail } from '../errors.js';
 import type { StTensor } from '../io/safetensors.js';
+import type { Backend } from '../kernels/backend.js';
+import { allocOn } from '../kernels/workspace.js';
 import { seededUniform } from '../tensor/rng.js';
 import { allocFloat, numel, shapeString, type DType, type Float } from '../tensor/tensor.js';
 import { numTokens, validateConfig, type ClipConfig } from './config.js';
@@ -116,10 +118,12 @@ export function hfPartShape(s: ParamSpec): number[] {
   return s.hf.length === 1 ? s.shape : [s.shape[0] / s.hf.length, ...s.shape.slice(1)];
 }
 
-// Zero-filled parameters (or gradients) for a configuration.
-export function allocParams(config: ClipConfig, dtype: DType): Params {
+// Zero-filled parameters (or gradients) for a configuration. Given the model's backend, the buffer lives in
+// the backend's memory where it has one (the wasm backend's kernels then read the weights where they lie).
+export function allocParams(config: ClipConfig, dtype: DType, backend?: Backend): Params {
   const specs = paramSpecs(config);
-  const data = allocFloat(dtype, specs.reduce((n, s) => n + numel(s.shape), 0));
+  const total = specs.reduce((n, s) => n + numel(s.shape), 0);
+  const data = backend ? allocOn(backend, dtype, total) : allocFloat(dtype, total);
   const views = new Map<string, Float>();
   let offset = 0;
   for (const s of specs) {

@@ -1,7 +1,9 @@
 // nn/gelu.ts: CLIP's MLP activations, elementwise over n values.
 //   quick_gelu(x) = x·σ(1.702x)                   (OpenAI CLIP; HF hidden_act 'quick_gelu')
 //   gelu(x)       = x·Φ(x) = x·(1 + erf(x/√2))/2    (torch.nn.functional.gelu, exact erf form; HF 'gelu')
+// activationOn / activationBackwardOn run on the backend's own kernels where it has them (kernels/wasm).
 
+import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 import { erf } from './erf.js';
 
@@ -51,4 +53,15 @@ export function activationForward(act: Activation, out: Float, inp: Float, n: nu
 export function activationBackward(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void {
   if (act === 'gelu') geluBackward(dinp, dout, inp, n);
   else quickGeluBackward(dinp, dout, inp, n);
+}
+
+// activationForward / activationBackward, or the backend's kernels for them (same arguments).
+export function activationOn(be: Backend, act: Activation, out: Float, inp: Float, n: number): void {
+  if (be.activation) be.activation(act, out, inp, n);
+  else activationForward(act, out, inp, n);
+}
+
+export function activationBackwardOn(be: Backend, act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void {
+  if (be.activationBackward) be.activationBackward(act, dinp, dout, inp, n);
+  else activationBackward(act, dinp, dout, inp, n);
 }

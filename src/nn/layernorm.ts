@@ -1,7 +1,9 @@
 // nn/layernorm.ts: LayerNorm over the last axis, as torch.nn.LayerNorm (biased variance, eps inside the root).
 // N = rows (images × tokens), C = channels. Arrays are flat and row-major.
 // Mean and variance are summed in float64 (two passes), so the float32 result is rounded once.
+// layernormOn runs the forward on the backend's own kernel where it has one (kernels/wasm), else this loop.
 
+import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
 export function layernormForward(
@@ -23,6 +25,14 @@ export function layernormForward(
     rstd[n] = r;
     for (let c = 0; c < C; c++) out[row + c] = (inp[row + c] - m) * r * w[c] + b[c];
   }
+}
+
+// layernormForward, or the backend's kernel for it (same arguments, within its stated float32 tolerance).
+export function layernormOn(
+  be: Backend, out: Float, mean: Float, rstd: Float, inp: Float, w: Float, b: Float,
+  N: number, C: number, eps: number): void {
+  if (be.layernorm) be.layernorm(out, mean, rstd, inp, w, b, N, C, eps);
+  else layernormForward(out, mean, rstd, inp, w, b, N, C, eps);
 }
 
 // with xhat = (x − mean)·rstd and g = dout·w:

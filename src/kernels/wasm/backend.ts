@@ -3,8 +3,9 @@
 // the reference's in float64), and is bit-identical to itself run to run and for any number of threads.
 // - matmul reads the weight w (N,K) as it lies (it computes outᵀ = w·inpᵀ): nothing is packed at load.
 // - alloc(n) gives arrays inside the memory: those reach the kernels without a copy; any other float32 array
-//   is copied in (and outputs back) on each call. prepare(w) copies a weight that lives elsewhere into the
-//   memory once (memory ≈ its size); a parameter buffer from alloc() needs no prepare.
+//   is copied in (and outputs back) on each call. A CLIP model on this backend keeps its parameters and its
+//   activations there (clip/ allocates through kernels/workspace.ts), so its calls copy nothing. prepare(w)
+//   copies a weight that lives elsewhere into the memory once (memory ≈ its size).
 // - float64 arrays (the oracle mode) and gelu (erf) go to the reference kernels.
 
 import { readFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { matmulBackward as tsMatmulBackward, matmulForward as tsMatmul } from '.
 import { instantiate, wasmApi } from './api.js';
 import type { Kernels, WasmModuleObject } from './api.js';
 import { WasmMemory } from './memory.js';
-import { ThreadPool } from './threads.js';
+import { KERNELS, ThreadPool } from './threads.js';
 
 export interface WasmOptions {
   threads?: number; // default: min(2, the machine's cores)
@@ -38,6 +39,11 @@ export interface WasmBackend extends Backend {
   activation(act: Activation, out: Float, inp: Float, n: number): void;
   activationBackward(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
   describe(): string;
+  // Bytes of the shared memory: handed out by alloc() and per-call scratch (inUse), and its size (grown, never shrunk).
+  memoryStats(): { inUse: number; size: number };
+  // Stops the worker threads (they hold the memory) and lets the memory go: the backend, every array from its
+  // alloc() and every model on it are unusable afterwards. Without it, both last until the process exits.
+  close(): void;
 }
 
 const WASM_FILE = new URL('./kernels.wasm', import.meta.url);
@@ -74,14 +80,23 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
   let mem: WasmMemory | null = null;
   let pool: ThreadPool | null = null;
   let kernels: Kernels | null = null;
+  let closed = false;
   const resident = new WeakMap<ArrayBufferLike, Map<number, Resident>>();
 
   function init(): { mem: WasmMemory; pool: ThreadPool; kernels: Kernels } {
     if (mem && pool && kernels) return { mem, pool, kernels };
+    if (closed) fail('backend "wasm" was closed (close()): create another one', 'usage');
     const module = compile();
     if (!module) fail(`backend "wasm" is not available: ${compileError}`, 'usage');
-    mem = new WasmMemory(1 << 24);
-    kernels = instantiate(module, mem.memory);
+    const memory = new WasmMemory(1 << 24);
+    const exported = instantiate(module, memory.memory);
+    const missing = [...KERNELS, 'pack'].filter((k) => !exported[k]);
+    if (missing.length) {
+      fail(`backend "wasm": ${WASM_FILE.pathname} lacks the kernels ${missing.join(', ')}: it is older than this code ` +
+        '(rebuild it with `npm run build`)', 'runtime');
+    }
+    mem = memory;
+    kernels = exported;
     pool = new ThreadPool(mem, module, kernels, threads);
     return { mem, pool, kernels };
   }
@@ -116,6 +131,18 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
 
     describe() {
       return `wasm (WebAssembly SIMD, ${threads} thread${threads > 1 ? 's' : ''})`;
+    },
+
+    close() {
+      pool?.close();
+      mem = null;
+      pool = null;
+      kernels = null;
+      closed = true;
+    },
+
+    memoryStats() {
+      return mem ? { inUse: mem.bytesInUse, size: mem.memory.buffer.byteLength } : { inUse: 0, size: 0 };
     },
 
     alloc(n) {

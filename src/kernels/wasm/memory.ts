@@ -14,7 +14,10 @@ const MAX_PAGES = 65536; // 4 GiB, the most a 32-bit wasm memory can address
 
 export class WasmMemory {
   readonly memory: WasmMemoryObject;
-  private buffers = new Set<ArrayBufferLike>(); // every buffer object the memory has had (a grow makes a new one)
+  // Every buffer object a view handed out by f32() was made over. V8 replaces a shared memory's buffer object
+  // not only when this memory grows but whenever any shared memory of the process does (its grow broadcast
+  // refreshes them all), so identity with the current memory.buffer cannot tell our arrays apart.
+  private buffers = new Set<ArrayBufferLike>();
   private top = ALIGN;                          // first byte never allocated
   private used = new Map<number, number>();     // address → size of each live block
   private free: [number, number][] = [];        // [address, size] of released blocks, sorted by address
@@ -22,7 +25,6 @@ export class WasmMemory {
   constructor(initialBytes: number) {
     const pages = Math.max(1, Math.ceil(initialBytes / PAGE));
     this.memory = new wasmApi.Memory({ initial: pages, maximum: MAX_PAGES, shared: true });
-    this.buffers.add(this.memory.buffer);
   }
 
   // A block of at least `bytes` bytes (contents undefined); its address.
@@ -46,7 +48,6 @@ export class WasmMemory {
       // grow by at least a quarter, to keep the number of grows small
       const pages = Math.min(MAX_PAGES - have / PAGE, Math.max(Math.ceil((end - have) / PAGE), Math.ceil(have / PAGE / 4)));
       this.memory.grow(pages);
-      this.buffers.add(this.memory.buffer);
     }
     this.top = end;
     this.used.set(addr, size);
@@ -73,7 +74,9 @@ export class WasmMemory {
 
   // A float32 view of n floats at addr (over the current buffer, so it sees any growth).
   f32(addr: number, n: number): Float32Array {
-    return new Float32Array(this.memory.buffer, addr, n);
+    const buffer = this.memory.buffer;
+    this.buffers.add(buffer);
+    return new Float32Array(buffer, addr, n);
   }
 
   // The address of an array that lives in this memory, or −1 for one that does not.

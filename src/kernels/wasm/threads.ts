@@ -19,6 +19,8 @@ export type KernelName = (typeof KERNELS)[number];
 export const SLOT_BYTES = 512;
 export const SEQ = 0, DONE = 1, KERNEL = 2, NARGS = 3, ERROR = 4, READY = 5;
 export const ARGS = 64, MAX_ARGS = 16, MESSAGE = 256, MESSAGE_BYTES = 256;
+export const SLOT_LAYOUT = { SLOT_BYTES, SEQ, DONE, KERNEL, NARGS, ERROR, READY, ARGS, MAX_ARGS, MESSAGE, MESSAGE_BYTES };
+export type SlotLayout = typeof SLOT_LAYOUT;
 const STALL_MS = 120000; // a worker silent this long is taken as dead
 
 export class ThreadPool {
@@ -36,8 +38,10 @@ export class ThreadPool {
     for (let t = 1; t < this.threads; t++) {
       const slot = this.mem.alloc(SLOT_BYTES);
       new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4).fill(0);
+      // the worker is told the kernels' order and the slot's layout rather than importing them, so it never
+      // disagrees with this thread even when the compiled files change on disk while the process runs
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { memory: this.mem.memory, module: this.module, slot },
+        workerData: { memory: this.mem.memory, module: this.module, slot, kernels: [...KERNELS], layout: SLOT_LAYOUT },
       });
       worker.unref(); // an idle pool never keeps the process alive
       this.workers.push(worker);
@@ -49,6 +53,13 @@ export class ThreadPool {
         fail(`wasm backend: a worker thread did not start within ${STALL_MS / 1000} s`, 'runtime');
       }
     }
+  }
+
+  // Ends the workers (a worker waiting for a job is interrupted). The backend drops the pool afterwards.
+  close(): void {
+    for (const worker of this.workers) void worker.terminate();
+    this.workers = [];
+    this.slots = [];
   }
 
   // Runs kernel(...args, lo, hi) over [0, units) split in `threads` contiguous shares whose bounds are

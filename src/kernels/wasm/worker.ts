@@ -1,13 +1,17 @@
 // kernels/wasm/worker.ts: one worker thread of the wasm backend. It instantiates the kernels over the shared
-// memory, says it is ready, then waits on its slot for jobs (see threads.ts for the slot's layout): run the
-// kernel on its share, record any error, mark the job done.
+// memory, says it is ready, then waits on its slot for jobs (see threads.ts for the slot's layout, which,
+// with the kernels' order, the starting thread passes in workerData): run the kernel on its share, record any
+// error, mark the job done.
 
 import { workerData } from 'node:worker_threads';
 import { instantiate } from './api.js';
 import type { WasmMemoryObject, WasmModuleObject } from './api.js';
-import { ARGS, DONE, ERROR, KERNEL, KERNELS, MAX_ARGS, MESSAGE, MESSAGE_BYTES, NARGS, READY, SEQ, SLOT_BYTES } from './threads.js';
+import type { SlotLayout } from './threads.js';
 
-const { memory, module, slot } = workerData as { memory: WasmMemoryObject; module: WasmModuleObject; slot: number };
+const { memory, module, slot, kernels: names, layout } = workerData as {
+  memory: WasmMemoryObject; module: WasmModuleObject; slot: number; kernels: string[]; layout: SlotLayout;
+};
+const { SLOT_BYTES, SEQ, DONE, KERNEL, NARGS, ERROR, READY, ARGS, MAX_ARGS, MESSAGE, MESSAGE_BYTES } = layout;
 const kernels = instantiate(module, memory);
 const words = new Int32Array(memory.buffer, slot, SLOT_BYTES / 4);
 const values = new Float64Array(memory.buffer, slot + ARGS, MAX_ARGS);
@@ -19,7 +23,7 @@ for (;;) {
   Atomics.wait(words, SEQ, seen);
   seen = Atomics.load(words, SEQ);
   try {
-    kernels[KERNELS[words[KERNEL]]](...Array.from(values.subarray(0, words[NARGS])));
+    kernels[names[words[KERNEL]]](...Array.from(values.subarray(0, words[NARGS])));
   } catch (e) {
     const text = new TextEncoder().encode(String(e instanceof Error ? e.message : e)).subarray(0, MESSAGE_BYTES - 1);
     const out = new Uint8Array(memory.buffer, slot + MESSAGE, MESSAGE_BYTES);
