@@ -345,6 +345,8 @@ def train(args, bpe, log):
                 texts.setdefault(caption_of(it), it)
         truth = torch.tensor([[true_of(it, set(b[1])) for it in texts.values()] for b in batch])  # (B, Bt)
         ids = torch.tensor(bpe.tokenize(list(texts), CONTEXT), dtype=torch.long)                 # (Bt, T)
+        # positions after the last end-of-text token cannot change any pooled output (causal attention): skip them
+        ids = ids[:, :int((ids != 0).sum(1).max())]
         for group in opt.param_groups:
             group['lr'] = lr_at(step, args.steps, args.lr, args.warmup)
         model.train()
@@ -511,14 +513,14 @@ def main():
     ap.add_argument('--layers', type=int, default=4, help='image tower layers')
     ap.add_argument('--image-size', type=int, default=64, help='model input size (scenes are resized to it)')
     ap.add_argument('--patch', type=int, default=8)
-    ap.add_argument('--text-uniformity', type=float, default=0.0, help='weight of the text uniformity warm-up')
-    ap.add_argument('--uniformity-steps', type=int, default=0, help='its weight decays linearly to 0 over these')
+    ap.add_argument('--text-uniformity', type=float, default=1.0, help='weight of the text uniformity warm-up')
+    ap.add_argument('--uniformity-steps', type=int, default=500, help='its weight decays linearly to 0 over these')
     ap.add_argument('--patch-aux', type=float, default=0.0,
                     help='weight of an auxiliary per-patch object-class loss on the last block (training only)')
-    ap.add_argument('--steps', type=int, default=1500)
-    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--steps', type=int, default=3000)
+    ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--lr', type=float, default=1e-3)
-    ap.add_argument('--warmup', type=int, default=100)
+    ap.add_argument('--warmup', type=int, default=50)
     ap.add_argument('--weight-decay', type=float, default=0.1)
     ap.add_argument('--clip', type=float, default=1.0)
     ap.add_argument('--threads', type=int, default=2)
