@@ -32,7 +32,8 @@ PRE_SPLIT = re.compile(r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'l
 def bytes_to_unicode():
     """OpenAI's table: printable bytes map to themselves, the other 68 to code points 256, 257, ...
     Its value order is the order of the first 256 vocabulary entries."""
-    bs = list(range(ord('!'), ord('~') + 1)) + list(range(ord('¡'), ord('¬') + 1)) + list(range(ord('®'), ord('ÿ') + 1))
+    bs = (list(range(ord('!'), ord('~') + 1)) + list(range(ord('¡'), ord('¬') + 1))
+          + list(range(ord('®'), ord('ÿ') + 1)))
     cs = bs[:]
     n = 0
     for b in range(256):

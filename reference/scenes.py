@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw
 
 REPO = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 
-SIZE = 128                 # scenes are SIZE x SIZE pixels (the tiny CLIP's input size: no resize needed)
-RING_HOLE = 0.5           # a ring's hole radius, as a fraction of r (its outer radius is 0.95 r)
+SIZE = 128                 # scenes are SIZE x SIZE pixels (the tiny CLIP sees them resized to 64 x 64)
+RING_HOLE = 0.5            # a ring's hole radius, as a fraction of r (its outer radius is 0.95 r)
 SUPERSAMPLE = 4            # shapes are rasterised at 4x and box-averaged, so edges are anti-aliased
 SHAPES = ['circle', 'square', 'triangle', 'star', 'cross', 'ring']
 # name -> (hue in degrees, min value): saturated, well-separated hues; muted backgrounds never reach them.
@@ -32,8 +32,8 @@ HUE_JITTER = 5.0           # degrees, so no colour can drift into its neighbour 
 OBJECT_SATURATION = (0.75, 1.0)
 BACKGROUND_SATURATION = (0.0, 0.2)   # muted: background and specks can never be read as a coloured object
 BACKGROUND_VALUE = (0.25, 0.8)
-RADIUS = (15.0, 28.0)      # circumradius in pixels (objects 30-56 px across)
-MAX_ROTATION = 30.0        # degrees either way
+RADIUS = (18.0, 30.0)      # circumradius in pixels (objects 36-60 px across: 2-4 patches of the tiny CLIP)
+MAX_ROTATION = 30.0        # degrees either way from upright (a square never becomes a diamond, a cross an X)
 MIN_VISIBLE_FRACTION = 0.6  # each object keeps >= 60% of its area visible, so its caption stays true
 MIN_VISIBLE_PIXELS = 80
 OBJECT_COUNT_WEIGHTS = [1 / 3, 1 / 3, 1 / 3]   # P(1 object), P(2), P(3)
@@ -206,8 +206,8 @@ def render_scene(seed, size=SIZE):
                 placed = trial
                 used.add((colour, shape))
                 break
-        # (after 60 failed attempts the scene simply has fewer objects; it never happens with 3 objects at
-        #  these sizes for the seeds we use, and the caption always matches what was drawn)
+        # (after 60 failed attempts the scene simply has fewer objects, and its caption says so; this did not
+        #  happen in the first 600 held-out scenes)
     yy, xx = pixel_centres(size)
     for p in placed:
         hue, vmin = COLOURS[p['colour']]
@@ -279,7 +279,8 @@ def export(out_dir, first_seed, count):
               'box_xyxy is that mask\'s tight box in pixels, x2 and y2 exclusive (x2 = last column + 1). '
               'caption names all objects left to right; class_index indexes object_captions.'),
         generator='reference/scenes.py',
-        command=f'python3 reference/scenes.py --export {os.path.relpath(out_dir, REPO)} --count {count} --first-seed {first_seed}',
+        command=(f'python3 reference/scenes.py --export {os.path.relpath(out_dir, REPO)} --count {count} '
+                 f'--first-seed {first_seed}'),
         numpy=np.__version__, first_seed=first_seed, count=count, size=SIZE,
         object_captions=ALL_OBJECT_CAPTIONS, colours=COLOUR_NAMES, shapes=SHAPES, scenes=scenes)
     with open(os.path.join(out_dir, 'annotations.json'), 'w') as f:

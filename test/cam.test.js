@@ -62,9 +62,16 @@ for (const dt of ['f32', 'f64']) {
           assertClose(t, `${pre}.${key}`, ours(res, name), ref(`${pre}.${key}`), tol[col]);
         }
       });
-      // P = 500 > C = 128 on this model: all channels kept, and said so
-      const clamped = meta.P[preset] > r.grid.C;
-      t.equal(r.warnings.some((w) => w.includes('exceeds')), clamped, `P ${meta.P[preset]} vs C ${r.grid.C}: clamp warning ${clamped}`);
+      // P = 500 > C = 128 on this model: all channels kept; the default P (500) takes a narrow layer whole
+      // silently, a P the caller chose that the layer cannot give is said
+      const P = meta.P[preset];
+      t.equal(r.warnings.some((w) => w.includes('exceeds')), false,
+        `P ${P}${P === 500 ? ' (the default)' : ''} vs C ${r.grid.C}: no warning`);
+      if (preset === 'paper') {
+        const wide = explain(model, rgb, [prompts[0]], { preset, P: r.grid.C + 1 });
+        t.ok(wide.warnings.some((w) => w.includes(`top-P ${r.grid.C + 1} exceeds the layer's ${r.grid.C} channels`)),
+          `P ${r.grid.C + 1} (given) vs C ${r.grid.C}: "${wide.warnings[0]}"`);
+      }
       t.end();
     });
   }

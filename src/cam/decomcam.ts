@@ -163,7 +163,11 @@ export const decomcam: CamMethod = {
     // 2–5. α, top-P, X, PCA → OSSMs
     const { alpha, top, X, ossm, singularValues } = ctx.time('decompose', () => {
       const alpha = meanOverPositions(grads, grid);
-      if (o.P > grid.C) ctx.warn(`top-P ${o.P} exceeds the layer's ${grid.C} channels: all ${grid.C} are kept`);
+      // The default P (500, the paper's for ViT-B/16's 768 channels) takes a narrower layer whole, silently;
+      // a P the caller chose that the layer cannot give is worth a warning.
+      if (o.P > grid.C && o.P !== decomcamDefaults.P) {
+        ctx.warn(`top-P ${o.P} exceeds the layer's ${grid.C} channels: all ${grid.C} are kept`);
+      }
       const top = topChannels(alpha, o.P);
       const X = weightedActivations(acts, alpha, top, grid);
       return { alpha, top, X, ...ossmsByPca(X, grid, top.length, o.Q) };
