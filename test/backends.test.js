@@ -44,7 +44,10 @@ function backendsUnderTest() {
   const list = [];
   const wasm1 = createWasmBackend({ threads: 1 });
   const why = wasm1.unavailable();
-  list.push(['wasm (1 thread)', why ?? wasm1], ['wasm (2 threads)', why ?? createWasmBackend({ threads: 2 })]);
+  const fused = why ? '' : wasm1.fma ? ', fused multiply-add' : ', no relaxed SIMD here: multiply then add';
+  list.push([`wasm (1 thread${fused})`, why ?? wasm1], [`wasm (2 threads${fused})`, why ?? createWasmBackend({ threads: 2 })]);
+  // the plain build (kernels.wasm) too, where auto took the fused one
+  if (!why && wasm1.fma) list.push(['wasm (2 threads, plain build: fma false)', createWasmBackend({ threads: 2, fma: false })]);
   for (const mode of ['webasm', 'headlessgl']) {
     const gwhy = gpuModeUnavailable(mode);
     list.push([`gpu (gpu.js ${mode})`, gwhy ?? createGpuBackend({ mode })]);
@@ -53,8 +56,10 @@ function backendsUnderTest() {
 }
 const BACKENDS = backendsUnderTest();
 
-// [M, K, N]: 1×1×1; odd sizes below one tile; rows and columns past a 4×8 tile; a ViT-like shape
-const MATMUL_SHAPES = [[1, 1, 1], [5, 3, 7], [13, 17, 19], [37, 64, 40], [197, 96, 72]];
+// [M, K, N]: 1×1×1; odd sizes below one tile; rows and columns past a 4×8 tile; a ViT-like shape; K = 512 and
+// 768, which the wasm backend runs on its copies of the tile with the row stride built in (N = 42: the last
+// 2 rows on the generic tile)
+const MATMUL_SHAPES = [[1, 1, 1], [5, 3, 7], [13, 17, 19], [37, 64, 40], [197, 96, 72], [11, 512, 42], [21, 768, 36]];
 // [B, N, nq, H, hd, causal]
 const ATTN_SHAPES = [[2, 7, 7, 2, 4, false], [2, 9, 9, 3, 8, true], [1, 17, 1, 2, 8, false], [2, 50, 50, 4, 16, false]];
 
@@ -148,14 +153,21 @@ for (const [label, be] of BACKENDS) {
   });
 }
 
-test('backend wasm: bit-identical for 1 and 2 threads, run to run, in its own memory, with prepared weights', (t) => {
-  const one = createWasmBackend({ threads: 1 });
+for (const fma of ['auto', false]) {
+test(`backend wasm (fma ${fma}): bit-identical for 1 and 2 threads, run to run, in its own memory, with prepared weights`, (t) => {
+  const one = createWasmBackend({ threads: 1, fma });
   if (one.unavailable()) {
     t.skip(`skipped: wasm cannot run here: ${one.unavailable()}`);
     t.end();
     return;
   }
-  const two = createWasmBackend({ threads: 2 });
+  t.comment(one.describe());
+  const two = createWasmBackend({ threads: 2, fma });
+  for (const [M, K, N] of [[37, 512, 70], [9, 768, 44]]) { // the fixed-stride tiles, and a last group of 2 rows
+    const inp = rand(M * K), w = rand(N * K), b = rand(N), dout = rand(M * N);
+    const r1 = runMatmul(one, M, K, N, inp, w, b, dout), r2 = runMatmul(two, M, K, N, inp, w, b, dout);
+    t.ok(sameBits(r1.out, r2.out), `matmul out [${M},${K},${N}]: 1 thread = 2 threads, bit for bit`);
+  }
   const [M, K, N] = [203, 96, 136];
   const inp = rand(M * K), w = rand(N * K), b = rand(N), dout = rand(M * N);
   const r1 = runMatmul(one, M, K, N, inp, w, b, dout);
@@ -197,11 +209,13 @@ test('backend wasm: bit-identical for 1 and 2 threads, run to run, in its own me
   t.ok(sameBits(ln(one), ln(two)), 'layernorm: 1 thread = 2 threads, bit for bit');
   t.end();
 });
+}
 
 test('backends: choosing by name, auto, and the errors', (t) => {
   t.throws(() => chooseBackend('cuda'), (e) => e instanceof DecomcamError && /ts, wasm, gpu/.test(e.message),
     'an unknown backend name: the error lists the backends');
   t.throws(() => createWasmBackend({ threads: 0 }), DecomcamError, 'threads 0: a usage error');
+  t.throws(() => createWasmBackend({ fma: 'yes' }), /fma is yes, expected true, false or 'auto'/, 'fma "yes": a usage error');
   t.throws(() => createGpuBackend({ mode: 'webgpu' }), /headlessgl, webasm, cpu/, 'gpu mode webgpu: the error lists the modes');
   const headless = gpuModeUnavailable('headlessgl');
   if (headless) {

@@ -142,7 +142,11 @@ function kernelOps() {
 }
 
 function kernelBackends() {
-  const list = [['ts', tsBackend], ['wasm 1 thread', createWasmBackend({ threads: 1 })], ['wasm 2 threads', createWasmBackend({ threads: 2 })]];
+  const w1 = createWasmBackend({ threads: 1 });
+  const fma = !w1.unavailable() && w1.fma ? ' fma' : '';
+  const list = [['ts', tsBackend], [`wasm${fma} 1 thread`, w1], [`wasm${fma} 2 threads`, createWasmBackend({ threads: 2 })]];
+  // the plain build (multiply, then add) beside the fused one
+  if (fma) list.push(['wasm 1 thread', createWasmBackend({ threads: 1, fma: false })], ['wasm 2 threads', createWasmBackend({ threads: 2, fma: false })]);
   const gwhy = gpuModeUnavailable('headlessgl');
   list.push([`gpu ${gwhy ? 'webasm' : 'headlessgl'}`, createGpuBackend()]);
   return list.filter(([name, be]) => {
@@ -173,9 +177,9 @@ function benchKernels() {
   }
   report.kernels = rows;
   console.log('\n## kernels (GFLOP/s unless marked; median of runs; cpu = per second of process CPU time)');
-  console.log(`${'op'.padEnd(40)} ${'backend'.padEnd(16)} ${'ms'.padStart(8)} ${'rate'.padStart(8)} ${'cpu'.padStart(8)} ${'x ts'.padStart(6)}`);
+  console.log(`${'op'.padEnd(40)} ${'backend'.padEnd(20)} ${'ms'.padStart(8)} ${'rate'.padStart(8)} ${'cpu'.padStart(8)} ${'x ts'.padStart(6)}`);
   for (const r of rows) {
-    console.log(`${r.op.padEnd(40)} ${r.backend.padEnd(16)} ${r.ms.toFixed(2).padStart(8)} ${r.rate.toFixed(2).padStart(8)} `
+    console.log(`${r.op.padEnd(40)} ${r.backend.padEnd(20)} ${r.ms.toFixed(2).padStart(8)} ${r.rate.toFixed(2).padStart(8)} `
       + `${r.cpuRate.toFixed(2).padStart(8)} ${(r.vsTs ? r.vsTs.toFixed(1) : '-').padStart(6)}`);
   }
 }
@@ -207,7 +211,11 @@ function prepareVision(model) {
 
 function benchForward() {
   const pixels = { data: seededUniform(3, 'pixels', 3 * 224 * 224, 2, 0, 'float32'), shape: [1, 3, 224, 224] };
-  const configs = [['wasm 2 threads', createWasmBackend({ threads: 2 })], ['wasm 1 thread', createWasmBackend({ threads: 1 })], ['ts', tsBackend]];
+  const w2 = createWasmBackend({ threads: 2 });
+  const fma = !w2.unavailable() && w2.fma;
+  const configs = [[`wasm${fma ? ' fma' : ''} 2 threads`, w2], [`wasm${fma ? ' fma' : ''} 1 thread`, createWasmBackend({ threads: 1 })]];
+  if (fma) configs.push(['wasm 2 threads', createWasmBackend({ threads: 2, fma: false })]);
+  configs.push(['ts', tsBackend]);
   console.log(`\n## ViT-B/16 forward, one image (seconds, median)${args.prepare ? ', weights prepared' : ''}`);
   for (const [name, be] of configs) {
     if (be.unavailable?.()) continue;
@@ -218,7 +226,7 @@ function benchForward() {
     const t = measure(() => encodeImages(model, pixels), n); // a forward that gives its arrays back
     report.forward.push({ backend: name, seconds: t.wall / 1000, cpuSeconds: t.cpu / 1000, runs: n });
     be.close?.(); // the next model's weights need not sit beside this one's
-    console.log(`${name.padEnd(16)} ${(t.wall / 1000).toFixed(3)} s   (cpu ${(t.cpu / 1000).toFixed(3)} s, ${n} run${n > 1 ? 's' : ''})`);
+    console.log(`${name.padEnd(20)} ${(t.wall / 1000).toFixed(3)} s   (cpu ${(t.cpu / 1000).toFixed(3)} s, ${n} run${n > 1 ? 's' : ''})`);
   }
   const ts = report.forward.find((f) => f.backend === 'ts');
   for (const f of report.forward) if (ts && f !== ts) console.log(`${f.backend}: ${(ts.seconds / f.seconds).toFixed(1)}x ts`);

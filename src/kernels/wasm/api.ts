@@ -13,6 +13,7 @@ export interface WasmInstanceObject {
 interface WebAssemblyApi {
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemoryObject;
   Module: new (bytes: Uint8Array) => WasmModuleObject;
+  validate(bytes: Uint8Array): boolean;
   Instance: new (module: WasmModuleObject, imports: { env: { memory: WasmMemoryObject } }) => WasmInstanceObject;
 }
 

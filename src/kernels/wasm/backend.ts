@@ -7,9 +7,16 @@
 //   activations there (clip/ allocates through kernels/workspace.ts), so its calls copy nothing. prepare(w)
 //   copies a weight that lives elsewhere into the memory once (memory ≈ its size).
 // - float64 arrays (the oracle mode) and gelu (erf) go to the reference kernels.
+// - Two builds of the same kernels (see build.js): kernels-fma.wasm fuses the GEMM tiles' multiply-adds with
+//   relaxed SIMD's f32x4.relaxed_madd, kernels.wasm multiplies then adds. `fma: 'auto'` (the default) takes the
+//   fused one where the engine accepts it: Node 22 and later as they are; Node 20 (V8 11.3) once its flag
+//   --experimental-wasm-relaxed-simd is on, which auto turns on (v8.setFlagsFromString) before compiling. The
+//   engine fuses where the CPU has FMA and multiplies-then-adds where not, so the bits may differ between
+//   machines, never between runs or thread counts on one. DECOMCAM_WASM_FMA=0 (or fma: false) keeps the plain build.
 
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { fail } from '../../errors.js';
 import type { Float } from '../../tensor/tensor.js';
 import type { Activation } from '../../nn/gelu.js';
@@ -25,10 +32,12 @@ import { KERNELS, ThreadPool } from './threads.js';
 
 export interface WasmOptions {
   threads?: number; // default: min(2, the machine's cores)
+  fma?: boolean | 'auto'; // the fused build: true (required), false, or 'auto' (default: where the engine has it)
 }
 
 export interface WasmBackend extends Backend {
   readonly threads: number;
+  readonly fma: boolean; // whether the GEMM tiles fuse multiply-adds (kernels-fma.wasm)
   // null where it can run here, else why not (the kernels were not built, or no wasm SIMD)
   unavailable(): string | null;
   alloc(n: number): Float32Array;
@@ -47,28 +56,48 @@ export interface WasmBackend extends Backend {
 }
 
 const WASM_FILE = new URL('./kernels.wasm', import.meta.url);
+const WASM_FMA_FILE = new URL('./kernels-fma.wasm', import.meta.url);
 const SMALL = 1 << 17; // multiply-adds below which a GEMM runs on the calling thread alone
 const SMALL_ELEMENTWISE = 1 << 19; // elements below which layernorm and quick_gelu stay on the calling thread
 
-let compiled: WasmModuleObject | null = null;
-let compileError: string | null = null;
+interface Compiled { module: WasmModuleObject | null; error: string | null }
+const compiled = new Map<boolean, Compiled>();
 
-// The module, compiled once per process (workers receive it compiled).
-function compile(): WasmModuleObject | null {
-  if (compiled || compileError) return compiled;
+// One build of the module, compiled once per process (workers receive it compiled).
+function compile(fma: boolean): Compiled {
+  let result = compiled.get(fma);
+  if (!result) {
+    result = compileFile(fma ? WASM_FMA_FILE : WASM_FILE, fma);
+    compiled.set(fma, result);
+  }
+  return result;
+}
+
+function compileFile(file: URL, fma: boolean): Compiled {
   let bytes: Buffer;
   try {
-    bytes = readFileSync(WASM_FILE);
+    bytes = readFileSync(file);
   } catch {
-    compileError = `${WASM_FILE.pathname} is missing (it is built from kernels.wat by \`npm run build\`)`;
-    return null;
+    return { module: null, error: `${file.pathname} is missing (it is built from kernels.wat by \`npm run build\`)` };
+  }
+  if (fma && !wasmApi.validate(bytes)) {
+    // Node 20's V8 has relaxed SIMD behind a flag; flags are read when a module is validated
+    try { setFlagsFromString('--experimental-wasm-relaxed-simd'); } catch { /* an engine without the flag */ }
   }
   try {
-    compiled = new wasmApi.Module(bytes);
+    return { module: new wasmApi.Module(bytes), error: null };
   } catch (e) {
-    compileError = `this JavaScript engine cannot compile the kernels (WebAssembly SIMD and threads are needed): ${String(e)}`;
+    return { module: null, error: `this JavaScript engine cannot compile the ${fma ? 'fused (relaxed SIMD) ' : ''}kernels ` +
+      `(WebAssembly SIMD${fma ? ', relaxed SIMD' : ''} and threads are needed): ${String(e)}` };
   }
-  return compiled;
+}
+
+// The build a backend uses: the fused one where asked for and possible.
+function pick(fma: boolean | 'auto'): { fma: boolean } & Compiled {
+  if (fma === false || (fma === 'auto' && process.env.DECOMCAM_WASM_FMA === '0')) return { fma: false, ...compile(false) };
+  const fused = compile(true);
+  if (fused.module || fma === true) return { fma: true, ...fused };
+  return { fma: false, ...compile(false) };
 }
 
 // A prepared weight: a copy of w (N·K floats, same layout) in the memory, at addr.
@@ -77,6 +106,12 @@ interface Resident { addr: number; length: number }
 export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
   const threads = options.threads ?? Math.min(2, availableParallelism());
   if (!Number.isInteger(threads) || threads < 1) fail(`wasm backend: threads is ${threads}, expected an integer ≥ 1`, 'usage');
+  const fmaOption = options.fma ?? 'auto';
+  if (fmaOption !== true && fmaOption !== false && fmaOption !== 'auto') {
+    fail(`wasm backend: fma is ${String(fmaOption)}, expected true, false or 'auto'`, 'usage');
+  }
+  let build: ReturnType<typeof pick> | null = null;
+  const chosen = (): ReturnType<typeof pick> => (build ??= pick(fmaOption));
   let mem: WasmMemory | null = null;
   let pool: ThreadPool | null = null;
   let kernels: Kernels | null = null;
@@ -86,13 +121,14 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
   function init(): { mem: WasmMemory; pool: ThreadPool; kernels: Kernels } {
     if (mem && pool && kernels) return { mem, pool, kernels };
     if (closed) fail('backend "wasm" was closed (close()): create another one', 'usage');
-    const module = compile();
-    if (!module) fail(`backend "wasm" is not available: ${compileError}`, 'usage');
+    const { module, error } = chosen();
+    if (!module) fail(`backend "wasm" is not available: ${error}`, 'usage');
     const memory = new WasmMemory(1 << 24);
     const exported = instantiate(module, memory.memory);
     const missing = [...KERNELS, 'pack'].filter((k) => !exported[k]);
     if (missing.length) {
-      fail(`backend "wasm": ${WASM_FILE.pathname} lacks the kernels ${missing.join(', ')}: it is older than this code ` +
+      const file = chosen().fma ? WASM_FMA_FILE : WASM_FILE;
+      fail(`backend "wasm": ${file.pathname} lacks the kernels ${missing.join(', ')}: it is older than this code ` +
         '(rebuild it with `npm run build`)', 'runtime');
     }
     mem = memory;
@@ -125,12 +161,16 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
     name: 'wasm',
     threads,
 
+    get fma() {
+      return chosen().fma;
+    },
+
     unavailable() {
-      return compile() ? null : compileError;
+      return chosen().error;
     },
 
     describe() {
-      return `wasm (WebAssembly SIMD, ${threads} thread${threads > 1 ? 's' : ''})`;
+      return `wasm (WebAssembly SIMD${chosen().fma ? ' + relaxed FMA' : ''}, ${threads} thread${threads > 1 ? 's' : ''})`;
     },
 
     close() {
