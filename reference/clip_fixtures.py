@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import st  # noqa: E402
+from make_caption_vocab import bytes_to_unicode  # noqa: E402  (OpenAI's byte table, written once)
 from clip_model import (ACTIVATIONS, CLIP, cosine_score, make_config, save_hf, save_openai, seeded_clip,  # noqa: E402
                         seeded_pixels, vision_grads)
 from seeded import seeded_uniform  # noqa: E402
@@ -53,18 +54,6 @@ def seeded(seed, name, shape, dtype, scale=1.0, offset=0.0):
 # ---------------------------------------------------------------------------------------------------------
 # A tiny CLIP vocabulary: byte symbols, the same with '</w>', one symbol per merge, then the two specials,
 # as openai/CLIP's SimpleTokenizer builds it. Words are merged left to right, so each becomes one token.
-
-def bytes_to_unicode():
-    bs = list(range(ord('!'), ord('~') + 1)) + list(range(ord('¡'), ord('¬') + 1)) + list(range(ord('®'), ord('ÿ') + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, [chr(c) for c in cs]))
-
 
 def tiny_vocab(words):
     merges = []
