@@ -55,6 +55,19 @@ def word_symbols(token):
     return list(token[:-1]) + [token[-1] + '</w>']
 
 
+def merge_pair(symbols, pair):
+    """symbols with every occurrence of the adjacent pair, left to right, joined into one symbol."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i < len(symbols) - 1 and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
+
+
 class ClipBpe:
     """encode(text) -> ids without <|startoftext|>/<|endoftext|>; tokenize(texts, T) -> padded id rows."""
 
@@ -83,15 +96,7 @@ class ClipBpe:
             best = min(pairs, key=lambda p: self.ranks.get(p, float('inf')))
             if best not in self.ranks:
                 break
-            merged, i = [], 0
-            while i < len(word):
-                if i < len(word) - 1 and (word[i], word[i + 1]) == best:
-                    merged.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    merged.append(word[i])
-                    i += 1
-            word = merged
+            word = merge_pair(word, best)
         return word
 
     def encode(self, text):
@@ -139,16 +144,7 @@ def learn_merges(corpus):
             return merges
         best = min(pair_counts, key=lambda p: (-pair_counts[p], p))
         merges.append(best)
-        for token, symbols in words.items():
-            out, i = [], 0
-            while i < len(symbols):
-                if i < len(symbols) - 1 and (symbols[i], symbols[i + 1]) == best:
-                    out.append(symbols[i] + symbols[i + 1])
-                    i += 2
-                else:
-                    out.append(symbols[i])
-                    i += 1
-            words[token] = out
+        words = {token: merge_pair(symbols, best) for token, symbols in words.items()}
 
 
 def build_vocab(merges):
