@@ -39,6 +39,15 @@ const rng = mulberry32(20240611);
 const rand = (n, scale = 1) => Float32Array.from({ length: n }, () => scale * (2 * rng() - 1));
 const sameBits = (a, b) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 
+// A test that needs the wasm backend: where it cannot run here, says why, ends the test and returns true.
+function skippedWithout(be, t) {
+  const why = be.unavailable();
+  if (!why) return false;
+  t.skip(`skipped: wasm cannot run here: ${why}`);
+  t.end();
+  return true;
+}
+
 // The backends under test: name → backend, or a string saying why it is skipped.
 function backendsUnderTest() {
   const list = [];
@@ -156,11 +165,7 @@ for (const [label, be] of BACKENDS) {
 for (const fma of ['auto', false]) {
 test(`backend wasm (fma ${fma}): bit-identical for 1 and 2 threads, run to run, in its own memory, with prepared weights`, (t) => {
   const one = createWasmBackend({ threads: 1, fma });
-  if (one.unavailable()) {
-    t.skip(`skipped: wasm cannot run here: ${one.unavailable()}`);
-    t.end();
-    return;
-  }
+  if (skippedWithout(one, t)) return;
   t.comment(one.describe());
   const two = createWasmBackend({ threads: 2, fma });
   for (const [M, K, N] of [[37, 512, 70], [9, 768, 44]]) { // the fixed-stride tiles, and a last group of 2 rows
@@ -270,11 +275,7 @@ for (const [label, be] of BACKENDS) {
 
 test('backend wasm: a model in its memory — same bits as plain arrays, every array of a forward given back', (t) => {
   const be = createWasmBackend({ threads: 2 });
-  if (be.unavailable()) {
-    t.skip(`skipped: wasm cannot run here: ${be.unavailable()}`);
-    t.end();
-    return;
-  }
+  if (skippedWithout(be, t)) return;
   // V8 gives every shared memory of the process a new buffer object whenever any one of them grows: arrays
   // from alloc() before and after must both be known as the backend's own (prepare then copies nothing)
   const w1 = be.alloc(64 * 32);
@@ -321,11 +322,7 @@ test('backend wasm: a model in its memory — same bits as plain arrays, every a
 
 test('backend wasm: the seeded ViT-B/16 vs PyTorch, and 1 thread = 2 threads on it', (t) => {
   const one = createWasmBackend({ threads: 1 });
-  if (one.unavailable()) {
-    t.skip(`skipped: wasm cannot run here: ${one.unavailable()}`);
-    t.end();
-    return;
-  }
+  if (skippedWithout(one, t)) return;
   const fx = fixture('clip_b16');
   const config = parseHfConfig(fx.meta.config, 'clip_b16.json');
   const keep = ['vision.blocks.5', 'vision.blocks.11.ln_1'];

@@ -11,6 +11,7 @@ import { encodeImages, encodeTexts } from '../dist/clip/model.js';
 import { loadImage } from '../dist/image/decode.js';
 import { preprocessImage } from '../dist/image/preprocess.js';
 import { readSafetensors } from '../dist/io/safetensors.js';
+import { cosineRow } from '../dist/cam/target.js';
 import { clipCenterCropFrame } from '../dist/eval/frame.js';
 import { pointingGame } from '../dist/eval/pointing.js';
 import { assertClose, fixturesDir, repoRoot } from './helpers/compare.js';
@@ -45,23 +46,7 @@ test('tiny-clip: TS CLIP agrees with PyTorch on held-out scenes', (t) => {
   const txt = encodeTexts(model, meta.object_captions);
   assertClose(t, 'text_embeds', txt.data, ref.get('text_embeds').data, TOL.float32.forward);
 
-  const E = model.config.embedDim;
-  const T = meta.object_captions.length;
-  const cos = new Float64Array(B * T);
-  const argmax = [];
-  for (let b = 0; b < B; b++) {
-    let best = 0;
-    for (let k = 0; k < T; k++) {
-      let dot = 0, nv = 0, nt = 0;
-      for (let e = 0; e < E; e++) {
-        const v = img.data[b * E + e], u = txt.data[k * E + e];
-        dot += v * u; nv += v * v; nt += u * u;
-      }
-      cos[b * T + k] = dot / Math.sqrt(nv * nt);
-      if (cos[b * T + k] > cos[b * T + best]) best = k;
-    }
-    argmax.push(best);
-  }
+  const { cos, argmax } = cosines(img.data, B, txt.data, meta.object_captions.length, model.config.embedDim);
   assertClose(t, 'cosine', cos, ref.get('cosine').data, TOL.float32.forward);
   t.deepEqual(argmax, meta.argmax, `zero-shot argmax on ${B} scenes: ${meta.argmax_caption.join(' | ')}`);
   t.end();
@@ -78,23 +63,16 @@ test('tiny-clip: zero-shot accuracy on every exported held-out scene, computed h
   const S = model.config.vision.imageSize;
   const E = model.config.embedDim;
   const captions = ann.object_captions;
-  const txt = unitRows(encodeTexts(model, captions).data, E);
+  const txt = encodeTexts(model, captions).data;
   let hits = 0;
   const chunk = 25;
   for (let s = 0; s < ann.scenes.length; s += chunk) {
     const part = ann.scenes.slice(s, s + chunk);
     const pixels = new Float32Array(part.length * 3 * S * S);
     part.forEach((sc, b) => pixels.set(preprocessImage(loadImage(join(scenesDir, sc.file)), S).data, b * 3 * S * S));
-    const img = unitRows(encodeImages(model, { data: pixels, shape: [part.length, 3, S, S] }).data, E);
-    part.forEach((sc, b) => {
-      let best = 0, bestCos = -Infinity;
-      for (let k = 0; k < captions.length; k++) {
-        let dot = 0;
-        for (let e = 0; e < E; e++) dot += img[b * E + e] * txt[k * E + e];
-        if (dot > bestCos) { bestCos = dot; best = k; }
-      }
-      if (sc.objects.some((o) => o.caption === captions[best])) hits++;
-    });
+    const img = encodeImages(model, { data: pixels, shape: [part.length, 3, S, S] }).data;
+    const { argmax } = cosines(img, part.length, txt, captions.length, E);
+    part.forEach((sc, b) => { if (sc.objects.some((o) => o.caption === captions[argmax[b]])) hits++; });
   }
   const n = ann.scenes.length;
   const torchHits = Math.round(log.test_exported.any_object * log.test_exported.n);
@@ -129,13 +107,17 @@ test('tiny-clip: the default run of tools/explain.js points at the object its te
   t.end();
 });
 
-function unitRows(data, E) {
-  const out = new Float64Array(data.length);
-  for (let r = 0; r < data.length / E; r++) {
-    let nn = 0;
-    for (let e = 0; e < E; e++) nn += data[r * E + e] * data[r * E + e];
-    const s = 1 / Math.sqrt(nn);
-    for (let e = 0; e < E; e++) out[r * E + e] = data[r * E + e] * s;
+// Cosines (B,T) of B image embeddings with T text embeddings (the library's cosineRow), and each image's top text.
+function cosines(img, B, txt, T, E) {
+  const cos = new Float64Array(B * T);
+  const argmax = [];
+  for (let b = 0; b < B; b++) {
+    let best = 0;
+    for (let k = 0; k < T; k++) {
+      cos[b * T + k] = cosineRow(img, b, txt.subarray(k * E, (k + 1) * E), E);
+      if (cos[b * T + k] > cos[b * T + best]) best = k;
+    }
+    argmax.push(best);
   }
-  return out;
+  return { cos, argmax };
 }
