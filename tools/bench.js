@@ -141,12 +141,20 @@ function kernelOps() {
   ];
 }
 
+// [name, backend] of the wasm backend on `threads` threads, in the build `fma` picks ('auto': the fused one where
+// the engine has it), named by what it runs ("wasm fma 2 threads", "wasm 1 thread").
+function wasmEntry(threads, fma = 'auto') {
+  const be = createWasmBackend({ threads, fma });
+  const fused = !be.unavailable() && be.fma ? ' fma' : '';
+  return [`wasm${fused} ${threads} thread${threads > 1 ? 's' : ''}`, be];
+}
+
+// Whether 'auto' takes the fused build here: then the plain build is measured beside it.
+const fusedHere = () => createWasmBackend({ threads: 1 }).fma;
+
 function kernelBackends() {
-  const w1 = createWasmBackend({ threads: 1 });
-  const fma = !w1.unavailable() && w1.fma ? ' fma' : '';
-  const list = [['ts', tsBackend], [`wasm${fma} 1 thread`, w1], [`wasm${fma} 2 threads`, createWasmBackend({ threads: 2 })]];
-  // the plain build (multiply, then add) beside the fused one
-  if (fma) list.push(['wasm 1 thread', createWasmBackend({ threads: 1, fma: false })], ['wasm 2 threads', createWasmBackend({ threads: 2, fma: false })]);
+  const list = [['ts', tsBackend], wasmEntry(1), wasmEntry(2)];
+  if (fusedHere()) list.push(wasmEntry(1, false), wasmEntry(2, false));
   const gwhy = gpuModeUnavailable('headlessgl');
   list.push([`gpu ${gwhy ? 'webasm' : 'headlessgl'}`, createGpuBackend()]);
   return list.filter(([name, be]) => {
@@ -211,11 +219,7 @@ function prepareVision(model) {
 
 function benchForward() {
   const pixels = { data: seededUniform(3, 'pixels', 3 * 224 * 224, 2, 0, 'float32'), shape: [1, 3, 224, 224] };
-  const w2 = createWasmBackend({ threads: 2 });
-  const fma = !w2.unavailable() && w2.fma;
-  const configs = [[`wasm${fma ? ' fma' : ''} 2 threads`, w2], [`wasm${fma ? ' fma' : ''} 1 thread`, createWasmBackend({ threads: 1 })]];
-  if (fma) configs.push(['wasm 2 threads', createWasmBackend({ threads: 2, fma: false })]);
-  configs.push(['ts', tsBackend]);
+  const configs = [wasmEntry(2), wasmEntry(1), ...(fusedHere() ? [wasmEntry(2, false)] : []), ['ts', tsBackend]];
   console.log(`\n## ViT-B/16 forward, one image (seconds, median)${args.prepare ? ', weights prepared' : ''}`);
   for (const [name, be] of configs) {
     if (be.unavailable?.()) continue;
