@@ -17,6 +17,7 @@ import { chooseBackend } from '../dist/kernels/choose.js';
 import { createWasmBackend } from '../dist/kernels/wasm/backend.js';
 import { createGpuBackend, gpuModeUnavailable } from '../dist/kernels/gpujs/backend.js';
 import { layernormForward } from '../dist/nn/layernorm.js';
+import { residualForward } from '../dist/nn/residual.js';
 import { activationForward, activationBackward } from '../dist/nn/gelu.js';
 import { readSafetensors } from '../dist/io/safetensors.js';
 import { parseHfConfig } from '../dist/clip/config.js';
@@ -136,6 +137,16 @@ for (const [label, be] of BACKENDS) {
         assertClose(t, `layernorm ${N}x${C} out`, ours.out, ref.out, TOL.layernorm);
         assertClose(t, `layernorm ${N}x${C} mean`, ours.mean, ref.mean, TOL.layernorm);
         assertClose(t, `layernorm ${N}x${C} rstd`, ours.rstd, ref.rstd, TOL.layernorm);
+      }
+    }
+    if (be.residual) {
+      // the same float32 sums as the reference: bit for bit (the last two shapes run on both threads)
+      for (const [B, Nx, Ny, C] of [[2, 5, 5, 8], [3, 7, 1, 6], [1, 4, 3, 13], [10, 197, 1, 768], [10, 197, 197, 768]]) {
+        const x = rand(B * Nx * C, 5), y = rand(B * Ny * C, 6);
+        const ref = new Float32Array(B * Ny * C), ours = new Float32Array(B * Ny * C);
+        residualForward(ref, x, y, B, Nx, Ny, C);
+        be.residual(ours, x, y, B, Nx, Ny, C);
+        t.ok(sameBits(ours, ref), `residual [${B},${Nx},${Ny},${C}]: the reference's sums, bit for bit`);
       }
     }
     if (be.activation) {

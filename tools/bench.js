@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // tools/bench.js: speed of the compute backends (issue 6). Three parts, each printed as a table on stdout:
 //   kernels    GFLOP/s per op (ViT-B/16 shapes) and backend: ts, wasm on 1 and 2 threads, gpu (gpu.js); the
-//              operands live where a model keeps them (the wasm backend's memory), so no call copies;
+//              operands live where a model keeps them (the wasm backend's memory), so no call copies; then
+//              one core's wasm SIMD peak (independent multiply-add chains, no memory) and the one-thread
+//              linear rows as a share of it;
 //   forward    one ViT-B/16 image forward per backend (seeded weights: the wasm backend holds them, and every
 //              activation, in its own memory, so no call copies anything; --prepare matters only for a backend
 //              with prepare() but no memory of its own);
@@ -27,6 +29,8 @@ import { encodeImages, seededClip } from '../dist/clip/model.js';
 import { explain } from '../dist/cam/explain.js';
 import { embeddingTarget } from '../dist/cam/target.js';
 import { seededUniform } from '../dist/tensor/rng.js';
+// wabt (a devDependency) assembles the peak probe of the kernels part; without it the probe is skipped
+const wabt = await import('wabt').then((m) => m.default()).catch(() => null);
 
 const { values: args } = parseArgs({
   options: {
@@ -184,12 +188,53 @@ function benchKernels() {
     r.vsTs = base ? r.rate / base.rate : null;
   }
   report.kernels = rows;
+  report.fmaPeak = fmaPeak();
   console.log('\n## kernels (GFLOP/s unless marked; median of runs; cpu = per second of process CPU time)');
   console.log(`${'op'.padEnd(40)} ${'backend'.padEnd(20)} ${'ms'.padStart(8)} ${'rate'.padStart(8)} ${'cpu'.padStart(8)} ${'x ts'.padStart(6)}`);
   for (const r of rows) {
     console.log(`${r.op.padEnd(40)} ${r.backend.padEnd(20)} ${r.ms.toFixed(2).padStart(8)} ${r.rate.toFixed(2).padStart(8)} `
       + `${r.cpuRate.toFixed(2).padStart(8)} ${(r.vsTs ? r.vsTs.toFixed(1) : '-').padStart(6)}`);
   }
+  const peak = report.fmaPeak;
+  if (typeof peak === 'string') {
+    console.log(`(the one-core wasm SIMD peak was not measured: ${peak})`);
+  } else {
+    const [one] = wasmEntry(1);
+    const linear = rows.filter((r) => r.backend === one && r.op.startsWith('linear'));
+    const share = linear.map((r) => `${r.op.replace(/ \d.*$/, '')} ${Math.round((100 * r.rate) / peak.rate)}%`).join(', ');
+    console.log(`one core's wasm SIMD peak, ${peak.label}: ${peak.rate.toFixed(1)} GFLOP/s; `
+      + `${one}, as a share of it: ${share}`);
+  }
+}
+
+// The most this engine and core can do with 128-bit wasm SIMD: 10 independent chains of f32x4 multiply-adds
+// (fused, as kernels-fma.wasm's tiles, where the engine has relaxed SIMD) and nothing else, for ~0.3 s; the
+// best of 5. Assembled here with wabt (a devDependency), so a missing wabt skips it, saying why.
+function fmaPeak() {
+  if (!wabt) return 'wabt (a devDependency) could not be loaded';
+  const fused = fusedHere();
+  const chains = 10;
+  const step = (i) => (fused
+    ? `(local.set $a${i} (f32x4.relaxed_madd (local.get $a${i}) (local.get $m) (local.get $c)))`
+    : `(local.set $a${i} (f32x4.add (f32x4.mul (local.get $a${i}) (local.get $m)) (local.get $c)))`);
+  const ids = [...Array(chains).keys()];
+  const sum = ids.slice(1).reduce((acc, i) => `(f32x4.add ${acc} (local.get $a${i}))`, '(local.get $a0)');
+  const wat = `(module (func (export "peak") (param $n i32) (result f32)
+    ${ids.map((i) => `(local $a${i} v128)`).join(' ')} (local $m v128) (local $c v128)
+    (local.set $m (f32x4.splat (f32.const 0.999999))) (local.set $c (f32x4.splat (f32.const 1e-7)))
+    (loop $l ${ids.map(step).join(' ')}
+      (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n)))
+    (f32x4.extract_lane 0 ${sum})))`;
+  const bytes = wabt.parseWat('peak.wat', wat, { simd: true, relaxed_simd: fused }).toBinary({}).buffer;
+  const peak = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.peak;
+  const n = 1e7;
+  let best = 0;
+  for (let r = 0; r < 6; r++) { // the first run warms up
+    const t = performance.now();
+    peak(n);
+    if (r > 0) best = Math.max(best, (n * chains * 8) / ((performance.now() - t) * 1e6));
+  }
+  return { label: `${chains} chains of f32x4 ${fused ? 'fused multiply-adds' : 'multiply then add'}`, rate: best };
 }
 
 // ---- the seeded ViT-B/16 ----

@@ -4,15 +4,15 @@
 // B sequences of N tokens, width D, H heads of hd, MLP width F. After the attention only the first nq tokens
 // of each sequence are computed (nq = N, or 1 when only the class token is read), so the arrays from ctx on
 // are (B,nq,·). Activations are named views over one buffer; gradients use the same type.
-// Layer norm and the activation go through nn/'s layernormOn and activationOn: the backend's kernel where it
-// has one, else the reference loop.
+// Layer norm, the activation and the residual sums go through nn/'s layernormOn, activationOn and residualOn:
+// the backend's kernel where it has one, else the reference loop.
 
 import type { Backend } from '../kernels/backend.js';
 import { attentionBackward, attentionForward } from '../nn/attention.js';
 import { activationBackwardOn, activationOn, type Activation } from '../nn/gelu.js';
 import { layernormBackward, layernormOn } from '../nn/layernorm.js';
 import { linearBackward, linearForward } from '../nn/linear.js';
-import { residualBackward, residualForward } from '../nn/residual.js';
+import { residualBackward, residualOn } from '../nn/residual.js';
 import { allocFloat, type DType, type Float } from '../tensor/tensor.js';
 import type { BlockParams } from './weights.js';
 
@@ -95,13 +95,13 @@ export function blockForward(be: Backend, a: BlockActs, p: BlockParams, d: Block
   // attention for the first nq queries, then the output projection
   attentionForward(be, a.ctx, a.att, a.qkv, B, N, nq, H, D / H, d.causal);
   linearForward(be, a.attn, a.ctx, p.projW, p.projB, B * nq, D, D);
-  residualForward(a.mid, a.input, a.attn, B, N, nq, D);
+  residualOn(be, a.mid, a.input, a.attn, B, N, nq, D);
   // mid → ln_2 → fc → gelu → fc2, + mid
   layernormOn(be, a.ln2, a.ln2Mean, a.ln2Rstd, a.mid, p.ln2W, p.ln2B, B * nq, D, d.eps);
   linearForward(be, a.fc, a.ln2, p.fcW, p.fcB, B * nq, D, F);
   activationOn(be, d.act, a.act, a.fc, B * nq * F);
   linearForward(be, a.mlp, a.act, p.fc2W, p.fc2B, B * nq, F, D);
-  residualForward(a.out, a.mid, a.mlp, B, nq, nq, D);
+  residualOn(be, a.out, a.mid, a.mlp, B, nq, nq, D);
 }
 
 // Where backward may stop: the gradient at that activation is then complete (in g.mlp, g.ln2, g.mid, g.ln1 or

@@ -71,17 +71,22 @@ export function interpolate(x: Tensor, H: number, W: number, mode: InterpolateMo
   const tx = taps(mode, w, W);
   const out = allocFloat(dtypeOf(x.data), C * H * W);
   const inp = x.data;
+  // rowsX[r][X] = Σ_cols w_x · x[r][·], the inner sum, computed once per input row and output column (every
+  // output row reads it again): the same sums in the same order as computing it per output
+  const rowsX = new Float64Array(h * W);
   for (let c = 0; c < C; c++) {
     const plane = c * h * w;
+    for (let r = 0; r < h; r++) {
+      for (let X = 0; X < W; X++) {
+        let s = 0;
+        for (let i = 0; i < tx.n; i++) s += tx.weight[X * tx.n + i] * inp[plane + r * w + tx.index[X * tx.n + i]];
+        rowsX[r * W + X] = s;
+      }
+    }
     for (let Y = 0; Y < H; Y++) {
       for (let X = 0; X < W; X++) {
         let acc = 0;
-        for (let j = 0; j < ty.n; j++) {
-          const row = plane + ty.index[Y * ty.n + j] * w;
-          let s = 0;
-          for (let i = 0; i < tx.n; i++) s += tx.weight[X * tx.n + i] * inp[row + tx.index[X * tx.n + i]];
-          acc += ty.weight[Y * ty.n + j] * s;
-        }
+        for (let j = 0; j < ty.n; j++) acc += ty.weight[Y * ty.n + j] * rowsX[ty.index[Y * ty.n + j] * W + X];
         out[(c * H + Y) * W + X] = acc;
       }
     }

@@ -51,6 +51,8 @@ export interface Backend {
   layernorm?(out: Float, mean: Float, rstd: Float, inp: Float, w: Float, b: Float, N: number, C: number, eps: number): void;
   activation?(act: Activation, out: Float, inp: Float, n: number): void;
   activationBackward?(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
+  // nn/residual.ts's residualForward, same arguments.
+  residual?(out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void;
 }
 
 // The reference: plain loops, sums in float64 in a fixed order (so float32 results are rounded once).

@@ -2,6 +2,7 @@
 // x (B,Nx,C) is the stream entering the block; y and out (B,Ny,C) may cover only its first Ny ≤ Nx tokens
 // per image (Ny = 1 when the last block computes the class token alone). Ny = Nx is a plain sum.
 
+import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
 export function residualForward(
@@ -13,6 +14,12 @@ export function residualForward(
     const yo = b * Ny * C;
     for (let i = 0; i < Ny * C; i++) out[yo + i] = x[xo + i] + y[yo + i];
   }
+}
+
+// residualForward, or the backend's kernel for it (same arguments, same float32 sums).
+export function residualOn(be: Backend, out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void {
+  if (be.residual) be.residual(out, x, y, B, Nx, Ny, C);
+  else residualForward(out, x, y, B, Nx, Ny, C);
 }
 
 // forward was out = x + y, so dx += dout (first Ny tokens) and dy += dout; either may be null

@@ -22,6 +22,7 @@ import type { Float } from '../../tensor/tensor.js';
 import type { Activation } from '../../nn/gelu.js';
 import { activationBackward as tsActivationBackward, activationForward as tsActivation } from '../../nn/gelu.js';
 import { layernormForward as tsLayernorm } from '../../nn/layernorm.js';
+import { residualForward as tsResidual } from '../../nn/residual.js';
 import type { Backend } from '../backend.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../ts/attention.js';
 import { matmulBackward as tsMatmulBackward, matmulForward as tsMatmul } from '../ts/matmul.js';
@@ -47,6 +48,7 @@ export interface WasmBackend extends Backend {
     N: number, C: number, eps: number): void;
   activation(act: Activation, out: Float, inp: Float, n: number): void;
   activationBackward(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
+  residual(out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void;
   describe(): string;
   // Bytes of the shared memory: handed out by alloc() and per-call scratch (inUse), and its size (grown, never shrunk).
   memoryStats(): { inUse: number; size: number };
@@ -217,12 +219,15 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
     matmul(out, inp, w, b, M, K, N) {
       if (!isF32(out, inp, w, b)) return tsMatmul(out, inp, w, b, M, K, N);
       call((op) => {
-        const { pool, kernels } = init();
+        const { pool, kernels, mem } = init();
         // inpᵀ in panels of 8 rows of inp: xp[p][k][l] = inp[8p+l][k]
         const xp = op.scratch(Math.ceil(M / 8) * 8 * K);
         kernels.pack(xp, op.input(inp, M * K), 4 * K, 4, K, M);
-        const args = [op.output(out, M * N, false), weightAddress(op, w, N * K), xp, b ? op.input(b, N) : 0, M, K, N];
-        pool.run('linear', args, N, 4, undefined, M * N * K < SMALL);
+        // the counter the threads claim work items from (kernels.wat's "linear")
+        const next = op.scratch(1);
+        mem.f32(next, 1)[0] = 0; // the bits of 0.0 are the integer 0
+        const args = [op.output(out, M * N, false), weightAddress(op, w, N * K), xp, b ? op.input(b, N) : 0, M, K, N, next];
+        pool.run('linear', args, N, 4, { alone: M * N * K < SMALL, claimed: true });
       });
     },
 
@@ -241,12 +246,12 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
         // dinp (M,K) += dout (M,N) · w (N,K)
         if (dinp) {
           pool.run('gemm', [op.output(dinp, M * K, true), 4 * K, pdout, 4 * N, 4,
-            panels(weightAddress(op, w, N * K), N), 32 * N, 32, K, N, 1, 0, 1], M, 4, undefined, M * N * K < SMALL);
+            panels(weightAddress(op, w, N * K), N), 32 * N, 32, K, N, 1, 0, 1], M, 4, { alone: M * N * K < SMALL });
         }
         // dw (N,K) += doutᵀ (N,M) · inp (M,K): A(n, m) = dout[m,n]
         if (dw) {
           pool.run('gemm', [op.output(dw, N * K, true), 4 * K, pdout, 4, 4 * N,
-            panels(op.input(inp, M * K), M), 32 * M, 32, K, M, 1, 0, 1], N, 4, undefined, M * N * K < SMALL);
+            panels(op.input(inp, M * K), M), 32 * M, 32, K, M, 1, 0, 1], N, 4, { alone: M * N * K < SMALL });
         }
       });
       // db (N) += Σ_rows dout: O(M·N), the reference loop
@@ -261,7 +266,7 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
         const kt = op.scratch((per / 4) * threads);
         const args = [op.output(out, B * nq * D, false), op.output(att, B * H * nq * N, false),
           op.input(qkv, B * N * 3 * D), kt, N, nq, H, hd, causal ? 1 : 0, 1 / Math.sqrt(hd)];
-        init().pool.run('attention', args, B * H, 1, { index: 3, base: kt, stride: per });
+        init().pool.run('attention', args, B * H, 1, { perThread: { index: 3, base: kt, stride: per } });
       });
     },
 
@@ -276,7 +281,7 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
         const args = [op.output(dqkv, B * N * 3 * D, true), op.output(datt, B * H * nq * N, false),
           op.input(dout, B * nq * D), op.input(att, B * H * nq * N), op.input(qkv, B * N * 3 * D), vt,
           N, nq, H, hd, causal ? 1 : 0, 1 / Math.sqrt(hd)];
-        init().pool.run('attention_backward', args, B * H, 1, { index: 5, base: vt, stride: per });
+        init().pool.run('attention_backward', args, B * H, 1, { perThread: { index: 5, base: vt, stride: per } });
       });
     },
 
@@ -285,14 +290,22 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       call((op) => {
         const args = [op.output(out, N * C, false), op.output(mean, N, false), op.output(rstd, N, false),
           op.input(inp, N * C), op.input(w, C), op.input(b, C), C, eps];
-        init().pool.run('layernorm', args, N, 1, undefined, N * C < SMALL_ELEMENTWISE);
+        init().pool.run('layernorm', args, N, 1, { alone: N * C < SMALL_ELEMENTWISE });
       });
     },
 
     activation(act, out, inp, n) {
       if (act !== 'quick_gelu' || !isF32(out, inp)) return tsActivation(act, out, inp, n);
       call((op) => {
-        init().pool.run('quick_gelu', [op.output(out, n, false), op.input(inp, n)], n, 4, undefined, n < SMALL_ELEMENTWISE);
+        init().pool.run('quick_gelu', [op.output(out, n, false), op.input(inp, n)], n, 4, { alone: n < SMALL_ELEMENTWISE });
+      });
+    },
+
+    residual(out, x, y, B, Nx, Ny, C) {
+      if (!isF32(out, x, y)) return tsResidual(out, x, y, B, Nx, Ny, C);
+      call((op) => {
+        const args = [op.output(out, B * Ny * C, false), op.input(x, B * Nx * C), op.input(y, B * Ny * C), Nx, Ny, C];
+        init().pool.run('residual', args, B * Ny, 1, { alone: B * Ny * C < SMALL_ELEMENTWISE });
       });
     },
 
@@ -300,7 +313,7 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       if (act !== 'quick_gelu' || !isF32(dinp, dout, inp)) return tsActivationBackward(act, dinp, dout, inp, n);
       call((op) => {
         init().pool.run('quick_gelu_backward', [op.output(dinp, n, true), op.input(dout, n), op.input(inp, n)],
-          n, 4, undefined, n < SMALL_ELEMENTWISE);
+          n, 4, { alone: n < SMALL_ELEMENTWISE });
       });
     },
   };

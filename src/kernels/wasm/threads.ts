@@ -2,7 +2,8 @@
 // `threads` threads: the calling thread takes the first share, worker_threads the others, all over the same
 // shared memory. A job is posted through a slot of 32-bit words in that memory and Atomics.wait/notify, so
 // a call stays synchronous. Shares are contiguous and never split a sum (see kernels.wat), so the result does
-// not depend on the number of threads.
+// not depend on the number of threads. A `claimed` job gives every thread the whole range instead, and the
+// kernel hands the work out itself, in pieces that again never split a sum ("linear" in kernels.wat).
 
 import { Worker } from 'node:worker_threads';
 import { fail } from '../../errors.js';
@@ -10,7 +11,8 @@ import type { Kernels, WasmModuleObject } from './api.js';
 import type { WasmMemory } from './memory.js';
 
 // The exported kernels a worker may run, by index; each takes its arguments, then lo, hi.
-export const KERNELS = ['linear', 'gemm', 'attention', 'attention_backward', 'layernorm', 'quick_gelu', 'quick_gelu_backward'] as const;
+export const KERNELS = ['linear', 'gemm', 'attention', 'attention_backward', 'layernorm', 'quick_gelu', 'quick_gelu_backward',
+  'residual'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
 // A slot: int32 words SEQ (job number, written by the caller), DONE (job number finished, by the worker),
@@ -22,6 +24,12 @@ export const ARGS = 64, MAX_ARGS = 16, MESSAGE = 256, MESSAGE_BYTES = 256;
 export const SLOT_LAYOUT = { SLOT_BYTES, SEQ, DONE, KERNEL, NARGS, ERROR, READY, ARGS, MAX_ARGS, MESSAGE, MESSAGE_BYTES };
 export type SlotLayout = typeof SLOT_LAYOUT;
 const STALL_MS = 120000; // a worker silent this long is taken as dead
+
+export interface RunOptions {
+  perThread?: { index: number; base: number; stride: number };
+  alone?: boolean;
+  claimed?: boolean;
+}
 
 export class ThreadPool {
   readonly threads: number;
@@ -64,22 +72,24 @@ export class ThreadPool {
 
   // Runs kernel(...args, lo, hi) over [0, units) split in `threads` contiguous shares whose bounds are
   // multiples of `align`; `perThread` gives one argument a different value per thread (its scratch);
-  // `alone` keeps a small job on the calling thread.
-  run(kernel: KernelName, args: number[], units: number, align: number,
-    perThread?: { index: number; base: number; stride: number }, alone = false): void {
+  // `alone` keeps a small job on the calling thread; `claimed`: every thread is given all of [0, units) and
+  // the kernel hands out the work itself (see "linear" in kernels.wat, which claims items from a counter).
+  run(kernel: KernelName, args: number[], units: number, align: number, options: RunOptions = {}): void {
+    const { perThread, alone = false, claimed = false } = options;
     const shares = alone ? 1 : Math.max(1, Math.min(this.threads, Math.ceil(units / align)));
-    const per = Math.ceil(units / shares / align) * align;
+    const per = claimed ? units : Math.ceil(units / shares / align) * align;
     const argsFor = (t: number): number[] => {
       const a = args.slice();
       if (perThread) a[perThread.index] = perThread.base + t * perThread.stride;
       return a;
     };
+    const range = (t: number): [number, number] => (claimed ? [0, units] : [Math.min(units, t * per), Math.min(units, (t + 1) * per)]);
     if (shares > 1 && this.workers.length === 0) this.start();
     if (args.length + 2 > MAX_ARGS) fail(`wasm backend: ${kernel} has too many arguments`, 'runtime');
     const seq = ++this.seq;
     const posted: number[] = [];
     for (let t = 1; t < shares; t++) {
-      const lo = Math.min(units, t * per), hi = Math.min(units, (t + 1) * per);
+      const [lo, hi] = range(t);
       if (lo >= hi) continue;
       const slot = this.slots[t - 1];
       const words = new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4);
@@ -96,7 +106,7 @@ export class ThreadPool {
     }
     let error: unknown = null;
     try {
-      this.kernels[kernel](...argsFor(0), 0, Math.min(units, per));
+      this.kernels[kernel](...argsFor(0), ...range(0));
     } catch (e) {
       error = e;
     }
