@@ -24,6 +24,7 @@ import { parseHfConfig } from '../dist/clip/config.js';
 import { loadClip } from '../dist/clip/load.js';
 import { createClip, encodeImages, encodeTexts, seededClip } from '../dist/clip/model.js';
 import { visionForward, visionBackward, getActivation, releaseRun } from '../dist/clip/vision.js';
+import { allocBlockActs, blockForward } from '../dist/clip/block.js';
 import { allocParams, param } from '../dist/clip/weights.js';
 import { mulberry32 } from '../dist/tensor/rng.js';
 import { tensor } from '../dist/tensor/tensor.js';
@@ -328,6 +329,37 @@ test('backend wasm: a model in its memory — same bits as plain arrays, every a
   // close: the workers stop and the memory goes; using the backend afterwards is a clear error
   be.close();
   t.throws(() => encodeImages(model, fx.get('pixels')), /was closed/, 'a closed backend: a clear error');
+  t.end();
+});
+
+// gpu.js at full width: block 6 of the seeded ViT-B/16 (197 tokens, width 768, MLP 3072, 12 heads), from the
+// PyTorch fixture's output of block 5, against the ts kernels on the same input. A whole forward would take
+// gpu.js ~30 s on this CPU; one block takes ~3 s (webasm) and ~10 s (headless-gl on a software renderer).
+test('backend gpu: a full-width block of the seeded ViT-B/16 vs ts, in each gpu.js mode that runs here', (t) => {
+  const fx = fixture('clip_b16');
+  const config = parseHfConfig(fx.meta.config, 'clip_b16.json');
+  const model = seededClip(config, fx.meta.model_seed, 'float32', tsBackend);
+  const v = config.vision;
+  const input = fx.get('vision.blocks.5').data;
+  const N = input.length / v.width;
+  const dims = { B: 1, N, nq: N, D: v.width, H: v.heads, F: v.mlpWidth, causal: false, act: v.act, eps: v.eps };
+  const run = (be) => {
+    const a = allocBlockActs(dims, 'float32', Float32Array.from(input), null);
+    blockForward(be, a, model.vision.blocks[6], dims);
+    return a;
+  };
+  const ref = run(tsBackend);
+  for (const mode of ['webasm', 'headlessgl']) {
+    const why = gpuModeUnavailable(mode);
+    if (why) {
+      t.skip(`gpu.js ${mode}: skipped: ${why}`);
+      continue;
+    }
+    const ours = run(createGpuBackend({ mode }));
+    for (const k of ['qkv', 'att', 'ctx', 'attn', 'fc', 'mlp', 'out']) {
+      assertClose(t, `gpu.js ${mode}: block 6 ${k}`, ours[k], ref[k], CLIP_TOL.float32.forward);
+    }
+  }
   t.end();
 });
 
