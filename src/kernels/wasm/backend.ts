@@ -262,11 +262,13 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       if (!isF32(out, att, qkv)) return tsAttention(out, att, qkv, B, N, nq, H, hd, causal);
       const D = H * hd;
       call((op) => {
-        const per = 4 * Math.ceil(N / 8) * 8 * hd; // kᵀ panels, per thread
-        const kt = op.scratch((per / 4) * threads);
+        // per thread: the head's kᵀ, q, v and att in panels of 8 (see kernels.wat), bytes
+        const up8 = (n: number): number => Math.ceil(n / 8) * 8;
+        const per = 4 * (up8(N) * hd + up8(nq) * hd + up8(hd) * N + up8(nq) * N);
+        const ws = op.scratch((per / 4) * threads);
         const args = [op.output(out, B * nq * D, false), op.output(att, B * H * nq * N, false),
-          op.input(qkv, B * N * 3 * D), kt, N, nq, H, hd, causal ? 1 : 0, 1 / Math.sqrt(hd)];
-        init().pool.run('attention', args, B * H, 1, { perThread: { index: 3, base: kt, stride: per } });
+          op.input(qkv, B * N * 3 * D), ws, N, nq, H, hd, causal ? 1 : 0, 1 / Math.sqrt(hd)];
+        init().pool.run('attention', args, B * H, 1, { perThread: { index: 3, base: ws, stride: per } });
       });
     },
 

@@ -50,8 +50,8 @@ const wat = written.replace(MARKER, copies);
 
 // B: a local ($b0, $b1) or a load from $b (tile1)
 const MULTIPLY_ADD = /\(f32x4\.add \(local\.get (\$c\d\d)\) \(f32x4\.mul \(local\.get \$x\) (\(local\.get \$b\d\)|\(v128\.load (?:offset=16 )?\(local\.get \$b\)\))\)\)/g;
-// $tile4 8, $tile1 2, $tile4t and each copy 8: every one, or rows would round differently by tile
-const TILE_MULTIPLY_ADDS = 18 + 8 * FIXED_K.length;
+// $tile4 8, $tile1 2, $tile4p 8, $tile4t and each copy 8: every one, or rows would round differently by tile
+const TILE_MULTIPLY_ADDS = 26 + 8 * FIXED_K.length;
 const fused = wat.replace(MULTIPLY_ADD, '(f32x4.relaxed_madd (local.get $x) $2 (local.get $1))');
 const count = (wat.match(MULTIPLY_ADD) ?? []).length;
 if (count !== TILE_MULTIPLY_ADDS) {

@@ -102,6 +102,79 @@
     (call $store8 (local.get $c) (local.get $c30) (local.get $c31) (local.get $alpha) (local.get $bias) (local.get $acc) (local.get $n))
   )
 
+  ;; $tile4 with A packed: the 4 rows' values of each step lie side by side, ap[r][i] = A(i, r) at ap + r·sa
+  ;; (16 bytes; sa = 32 reads half of a panel made by $pack), so a step loads them at once and broadcasts each
+  ;; lane, instead of four loads at four addresses. Same sums in the same order as $tile4; `rows` (1-4) of the
+  ;; 4 are stored (the others are computed from whatever the panel holds there).
+  (func $tile4p
+    (param $c i32) (param $ldc i32) (param $ap i32) (param $sa i32) (param $b i32) (param $sb i32) (param $red i32)
+    (param $alpha f32) (param $rows i32) (param $n i32)
+    (local $r i32) (local $av v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (if (i32.gt_s (local.get $red) (i32.const 0)) (then
+      (loop $steps
+        (local.set $b0 (v128.load (local.get $b)))
+        (local.set $b1 (v128.load offset=16 (local.get $b)))
+        (local.set $av (v128.load (local.get $ap)))
+        (local.set $x (i8x16.shuffle 0 1 2 3 0 1 2 3 0 1 2 3 0 1 2 3 (local.get $av) (local.get $av)))
+        (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (i8x16.shuffle 4 5 6 7 4 5 6 7 4 5 6 7 4 5 6 7 (local.get $av) (local.get $av)))
+        (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (i8x16.shuffle 8 9 10 11 8 9 10 11 8 9 10 11 8 9 10 11 (local.get $av) (local.get $av)))
+        (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $x (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $av) (local.get $av)))
+        (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
+        (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $x) (local.get $b1))))
+        (local.set $ap (i32.add (local.get $ap) (local.get $sa)))
+        (local.set $b (i32.add (local.get $b) (local.get $sb)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $steps (i32.lt_s (local.get $r) (local.get $red))))))
+    (call $store8 (local.get $c) (local.get $c00) (local.get $c01) (local.get $alpha) (i32.const 0) (i32.const 0) (local.get $n))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 1)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $store8 (local.get $c) (local.get $c10) (local.get $c11) (local.get $alpha) (i32.const 0) (i32.const 0) (local.get $n))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 2)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $store8 (local.get $c) (local.get $c20) (local.get $c21) (local.get $alpha) (i32.const 0) (i32.const 0) (local.get $n))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 3)))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $store8 (local.get $c) (local.get $c30) (local.get $c31) (local.get $alpha) (i32.const 0) (i32.const 0) (local.get $n))
+  )
+
+  ;; C (rows,cols) = A·B·alpha over [0, rows) × [0, cols), A packed by $pack in panels of 8 rows (ap: A(i, r)
+  ;; at panel i/8, step r, lane i mod 8; 32·red bytes a panel) and B in panels of 8 columns (b; rows sb apart,
+  ;; ldbp bytes a panel). Tiles of $tile4p: each half of an A panel against each B panel.
+  (func $gemm_packed
+    (param $c i32) (param $ldc i32) (param $ap i32) (param $b i32) (param $ldbp i32) (param $sb i32)
+    (param $rows i32) (param $cols i32) (param $red i32) (param $alpha f32)
+    (local $i i32) (local $j i32) (local $bp i32)
+    (block $idone (loop $iloop
+      (br_if $idone (i32.ge_s (local.get $i) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (local.set $bp (local.get $b))
+      (block $jdone (loop $jloop
+        (br_if $jdone (i32.ge_s (local.get $j) (local.get $cols)))
+        (call $tile4p
+          (i32.add (local.get $c) (i32.add (i32.mul (local.get $i) (local.get $ldc)) (i32.shl (local.get $j) (i32.const 2))))
+          (local.get $ldc)
+          ;; rows i…i+3: panel i/8, half (i/4) mod 2
+          (i32.add (local.get $ap) (i32.add (i32.mul (i32.shr_u (local.get $i) (i32.const 3)) (i32.shl (local.get $red) (i32.const 5)))
+                                            (i32.shl (i32.and (local.get $i) (i32.const 4)) (i32.const 2))))
+          (i32.const 32) (local.get $bp) (local.get $sb) (local.get $red) (local.get $alpha)
+          (i32.sub (local.get $rows) (local.get $i))
+          (select (i32.const 8) (i32.sub (local.get $cols) (local.get $j)) (i32.gt_s (i32.sub (local.get $cols) (local.get $j)) (i32.const 8))))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (local.set $bp (i32.add (local.get $bp) (local.get $ldbp)))
+        (br $jloop)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $iloop)))
+  )
+
   ;; 1 row × 8 columns: the same sums in the same order as a row of $tile4.
   (func $tile1
     (param $c i32) (param $a i32) (param $sa i32) (param $b i32) (param $sb i32) (param $red i32)
@@ -298,7 +371,8 @@
   )
 
   ;; Packs B(r, j) = src[j·ldj + r·ldr] (bytes), r < rows, j < cols, into panels of 8 columns at dst:
-  ;; dst[p][r][l] = B(r, 8p+l), zero where 8p+l ≥ cols. A Linear weight w (N,K) as B = wᵀ: ldj = 4K, ldr = 4.
+  ;; dst[p][r][l] = B(r, 8p+l), zero where 8p+l ≥ cols. A Linear's input x (M,K) as B = xᵀ: ldj = 4K, ldr = 4.
+  ;; Whole panels of the two common layouts (ldr = 4 or ldj = 4) are copied four or eight values at a time.
   (func $pack (export "pack")
     (param $dst i32) (param $src i32) (param $ldj i32) (param $ldr i32) (param $rows i32) (param $cols i32)
     (local $j i32) (local $r i32) (local $l i32) (local $s i32)
@@ -335,6 +409,18 @@
           (local.set $dst (i32.add (local.get $dst) (i32.const 96)))
           (local.set $r (i32.add (local.get $r) (i32.const 4)))
           (br $quads)))))
+      ;; A whole panel of a matrix whose columns j are consecutive floats (ldj = 4: v of an attention head):
+      ;; each row of the panel is 8 floats in a row, two copies.
+      (if (i32.and (i32.eq (local.get $ldj) (i32.const 4)) (i32.le_s (i32.add (local.get $j) (i32.const 8)) (local.get $cols))) (then
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $j) (i32.const 2))))
+        (block $cdone (loop $copies
+          (br_if $cdone (i32.ge_s (local.get $r) (local.get $rows)))
+          (v128.store (local.get $dst) (v128.load (local.get $s)))
+          (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $s)))
+          (local.set $s (i32.add (local.get $s) (local.get $ldr)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (br $copies)))))
       (block $rdone (loop $rloop
         (br_if $rdone (i32.ge_s (local.get $r) (local.get $rows)))
         (local.set $s (i32.add (local.get $src) (i32.add (i32.mul (local.get $j) (local.get $ldj))
@@ -392,7 +478,19 @@
   (func $softmax (param $row i32) (param $seen i32) (param $N i32)
     (local $j i32) (local $p i32) (local $max f32) (local $x f32) (local $sum f32) (local $s4 v128)
     (local $m4 v128) (local $e v128) (local $seen4 i32)
-    (local.set $max (f32.const -inf))
+    ;; the maximum: four lanes at a time (pmax keeps the running value where a comparison fails, as the
+    ;; scalar x > max does for NaN), then the lanes, then the tail
+    (local.set $seen4 (i32.and (local.get $seen) (i32.const -4)))
+    (local.set $m4 (f32x4.splat (f32.const -inf)))
+    (block $d0 (loop $l0
+      (br_if $d0 (i32.ge_s (local.get $j) (local.get $seen4)))
+      (local.set $m4 (f32x4.pmax (local.get $m4) (v128.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $l0)))
+    (local.set $max (f32x4.extract_lane 0 (local.get $m4)))
+    (if (f32.gt (f32x4.extract_lane 1 (local.get $m4)) (local.get $max)) (then (local.set $max (f32x4.extract_lane 1 (local.get $m4)))))
+    (if (f32.gt (f32x4.extract_lane 2 (local.get $m4)) (local.get $max)) (then (local.set $max (f32x4.extract_lane 2 (local.get $m4)))))
+    (if (f32.gt (f32x4.extract_lane 3 (local.get $m4)) (local.get $max)) (then (local.set $max (f32x4.extract_lane 3 (local.get $m4)))))
     (block $d1 (loop $l1
       (br_if $d1 (i32.ge_s (local.get $j) (local.get $seen)))
       (local.set $x (f32.load (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2)))))
@@ -400,7 +498,6 @@
       (local.set $j (i32.add (local.get $j) (i32.const 1)))
       (br $l1)))
     (local.set $m4 (f32x4.splat (local.get $max)))
-    (local.set $seen4 (i32.and (local.get $seen) (i32.const -4)))
     (local.set $j (i32.const 0))
     (block $d2 (loop $l2
       (br_if $d2 (i32.ge_s (local.get $j) (local.get $seen4)))
@@ -464,33 +561,36 @@
   ;; ---------------------------------------------------------------------------------------------------
   ;; The attention core for units u = b·H + h in [lo, hi) (one image, one head each), as kernels/ts/attention.ts:
   ;; att (B,H,nq,N) = softmax(q·kᵀ·scale) over the first nq queries, out (B,nq,D) = att·v.
-  ;; qkv (B,N,3D) rows [q | k | v]. kt: this thread's scratch, ⌈N/8⌉·8·hd floats, for kᵀ in panels.
+  ;; qkv (B,N,3D) rows [q | k | v]. ws: this thread's scratch for the head's operands in panels of 8 ($pack):
+  ;; kᵀ (⌈N/8⌉·8·hd floats), q (⌈nq/8⌉·8·hd), v (⌈hd/8⌉·8·N) and att (⌈nq/8⌉·8·N). Both products run on
+  ;; $tile4p, each sum over increasing d (scores) or j (att·v), so the bits do not depend on the packing.
   (func (export "attention")
-    (param $out i32) (param $att i32) (param $qkv i32) (param $kt i32)
+    (param $out i32) (param $att i32) (param $qkv i32) (param $ws i32)
     (param $N i32) (param $nq i32) (param $H i32) (param $hd i32) (param $causal i32) (param $scale f32)
     (param $lo i32) (param $hi i32)
     (local $u i32) (local $b i32) (local $h i32) (local $D4 i32) (local $row3 i32) (local $base i32)
-    (local $arow i32) (local $t i32)
+    (local $arow i32) (local $t i32) (local $hoff i32) (local $kt i32) (local $qp i32) (local $vp i32) (local $ap i32)
     (local.set $D4 (i32.shl (i32.mul (local.get $H) (local.get $hd)) (i32.const 2)))  ;; 4D bytes
     (local.set $row3 (i32.mul (local.get $D4) (i32.const 3)))                          ;; a qkv row, bytes
+    (local.set $kt (local.get $ws))
+    (local.set $qp (i32.add (local.get $kt) (i32.shl (i32.mul (call $up8 (local.get $N)) (local.get $hd)) (i32.const 2))))
+    (local.set $vp (i32.add (local.get $qp) (i32.shl (i32.mul (call $up8 (local.get $nq)) (local.get $hd)) (i32.const 2))))
+    (local.set $ap (i32.add (local.get $vp) (i32.shl (i32.mul (call $up8 (local.get $hd)) (local.get $N)) (i32.const 2))))
     (local.set $u (local.get $lo))
     (block $done (loop $units
       (br_if $done (i32.ge_s (local.get $u) (local.get $hi)))
       (local.set $b (i32.div_s (local.get $u) (local.get $H)))
       (local.set $h (i32.rem_s (local.get $u) (local.get $H)))
-      (local.set $base (i32.add (local.get $qkv) (i32.mul (i32.mul (local.get $b) (local.get $N)) (local.get $row3))))
+      (local.set $hoff (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))  ;; head h's columns, bytes
+      (local.set $base (i32.add (i32.add (local.get $qkv) (i32.mul (i32.mul (local.get $b) (local.get $N)) (local.get $row3)))
+                                (local.get $hoff)))
       (local.set $arow (i32.add (local.get $att) (i32.shl (i32.mul (local.get $u) (i32.mul (local.get $nq) (local.get $N))) (i32.const 2))))
-      ;; kt = kᵀ of head h: B(r = d, j) = k_j[d]
-      (call $pack (local.get $kt)
-        (i32.add (local.get $base) (i32.add (local.get $D4) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
-        (local.get $row3) (i32.const 4) (local.get $hd) (local.get $N))
-      ;; scores (nq,N) = q·kᵀ·scale, written into att
-      (call $gemm (local.get $arow) (i32.shl (local.get $N) (i32.const 2))
-        (i32.add (local.get $base) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))
-        (local.get $row3) (i32.const 4)
+      ;; scores (nq,N) = q·kᵀ·scale, written into att: A = q (query t, step d), B = kᵀ (step d, key j)
+      (call $pack (local.get $qp) (local.get $base) (local.get $row3) (i32.const 4) (local.get $hd) (local.get $nq))
+      (call $pack (local.get $kt) (i32.add (local.get $base) (local.get $D4)) (local.get $row3) (i32.const 4) (local.get $hd) (local.get $N))
+      (call $gemm_packed (local.get $arow) (i32.shl (local.get $N) (i32.const 2)) (local.get $qp)
         (local.get $kt) (i32.shl (local.get $hd) (i32.const 5)) (i32.const 32)
-        (local.get $N) (local.get $hd) (local.get $scale) (i32.const 0) (i32.const 0)
-        (i32.const 0) (local.get $nq))
+        (local.get $nq) (local.get $N) (local.get $hd) (local.get $scale))
       (local.set $t (i32.const 0))
       (block $sdone (loop $rows
         (br_if $sdone (i32.ge_s (local.get $t) (local.get $nq)))
@@ -498,18 +598,22 @@
           (select (i32.add (local.get $t) (i32.const 1)) (local.get $N) (local.get $causal)) (local.get $N))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $rows)))
-      ;; out (nq,hd) of head h = att (nq,N) · v (N,hd); v rows are plain, 3D floats apart
-      (call $gemm
-        (i32.add (local.get $out) (i32.add (i32.mul (i32.mul (local.get $b) (local.get $nq)) (local.get $D4))
-                                           (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
-        (local.get $D4)
-        (local.get $arow) (i32.shl (local.get $N) (i32.const 2)) (i32.const 4)
-        (i32.add (local.get $base) (i32.add (i32.shl (local.get $D4) (i32.const 1)) (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
-        (i32.const 32) (local.get $row3)
-        (local.get $hd) (local.get $N) (f32.const 1) (i32.const 0) (i32.const 0)
-        (i32.const 0) (local.get $nq))
+      ;; out (nq,hd) of head h = att (nq,N) · v (N,hd): A = att (query t, step j), B = v (step j, column d)
+      (call $pack (local.get $ap) (local.get $arow) (i32.shl (local.get $N) (i32.const 2)) (i32.const 4) (local.get $N) (local.get $nq))
+      (call $pack (local.get $vp) (i32.add (local.get $base) (i32.shl (local.get $D4) (i32.const 1))) (i32.const 4) (local.get $row3)
+        (local.get $N) (local.get $hd))
+      (call $gemm_packed
+        (i32.add (local.get $out) (i32.add (i32.mul (i32.mul (local.get $b) (local.get $nq)) (local.get $D4)) (local.get $hoff)))
+        (local.get $D4) (local.get $ap)
+        (local.get $vp) (i32.shl (local.get $N) (i32.const 5)) (i32.const 32)
+        (local.get $nq) (local.get $hd) (local.get $N) (f32.const 1))
       (local.set $u (i32.add (local.get $u) (i32.const 1)))
       (br $units)))
+  )
+
+  ;; n rounded up to a multiple of 8
+  (func $up8 (param $n i32) (result i32)
+    (i32.and (i32.add (local.get $n) (i32.const 7)) (i32.const -8))
   )
 
   ;; Its backward for units [lo, hi), as kernels/ts/attention.ts: dqkv (B,N,3D) +=, datt (B,H,nq,N) scratch.
