@@ -201,7 +201,7 @@ function benchKernels() {
   } else {
     const [one] = wasmEntry(1);
     const linear = rows.filter((r) => r.backend === one && r.op.startsWith('linear'));
-    const share = linear.map((r) => `${r.op.replace(/ \d.*$/, '')} ${Math.round((100 * r.rate) / peak.rate)}%`).join(', ');
+    const share = linear.map((r) => `${r.op.replace(/ \d+x\d+.*$/, '')} ${Math.round((100 * r.rate) / peak.rate)}%`).join(', ');
     console.log(`one core's wasm SIMD peak, ${peak.label}: ${peak.rate.toFixed(1)} GFLOP/s; `
       + `${one}, as a share of it: ${share}`);
   }
