@@ -329,6 +329,12 @@
         (local.set $k (i32.add (local.get $k) (i32.const 4)))
         (local.set $b (i32.add (local.get $b) (i32.const 32)))
         (br_if $steps (i32.ne (local.get $b) (local.get $bend))))))
+    ;; a whole tile (every tile of a Linear but a matrix's last rows and columns): 8 stores of 4 values
+    (if (i32.and (i32.eq (local.get $rows) (i32.const 4)) (i32.eq (local.get $cols) (i32.const 8))) (then
+      (call $store4x4t (local.get $c) (local.get $ldc) (local.get $bias) (local.get $c00) (local.get $c10) (local.get $c20) (local.get $c30))
+      (call $store4x4t (i32.add (local.get $c) (i32.shl (local.get $ldc) (i32.const 2))) (local.get $ldc) (local.get $bias)
+        (local.get $c01) (local.get $c11) (local.get $c21) (local.get $c31))
+      (return)))
     (call $store8t (local.get $c) (local.get $ldc) (local.get $c00) (local.get $c01) (local.get $bias) (local.get $cols))
     (br_if 0 (i32.le_s (local.get $rows) (i32.const 1)))
     (call $store8t (i32.add (local.get $c) (i32.const 4)) (local.get $ldc) (local.get $c10) (local.get $c11)
@@ -339,6 +345,34 @@
     (br_if 0 (i32.le_s (local.get $rows) (i32.const 3)))
     (call $store8t (i32.add (local.get $c) (i32.const 12)) (local.get $ldc) (local.get $c30) (local.get $c31)
       (select (i32.add (local.get $bias) (i32.const 12)) (i32.const 0) (local.get $bias)) (local.get $cols))
+  )
+
+  ;; 4 rows i of 4 sums each, s_i[l], stored transposed: lane l goes to c + l·ldc as 4 floats (+ the 4 biases at
+  ;; `bias`, unless 0): one 4×4 transpose, then 4 stores, instead of 16 single ones. Each value is $store8t's.
+  (func $store4x4t (param $c i32) (param $ldc i32) (param $bias i32)
+    (param $s0 v128) (param $s1 v128) (param $s2 v128) (param $s3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $u v128)
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1)))     ;; a0 b0 a1 b1
+    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s0) (local.get $s1))) ;; a2 b2 a3 b3
+    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s2) (local.get $s3)))     ;; c0 d0 c1 d1
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $s2) (local.get $s3))) ;; c2 d2 c3 d3
+    (local.set $s0 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))     ;; a0 b0 c0 d0
+    (local.set $s1 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2))) ;; a1 b1 c1 d1
+    (local.set $s2 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))     ;; a2 b2 c2 d2
+    (local.set $s3 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))) ;; a3 b3 c3 d3
+    (if (local.get $bias) (then
+      (local.set $u (v128.load (local.get $bias)))
+      (local.set $s0 (f32x4.add (local.get $s0) (local.get $u)))
+      (local.set $s1 (f32x4.add (local.get $s1) (local.get $u)))
+      (local.set $s2 (f32x4.add (local.get $s2) (local.get $u)))
+      (local.set $s3 (f32x4.add (local.get $s3) (local.get $u)))))
+    (v128.store (local.get $c) (local.get $s0))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (v128.store (local.get $c) (local.get $s1))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (v128.store (local.get $c) (local.get $s2))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (v128.store (local.get $c) (local.get $s3))
   )
 
   ;; 8 sums (+ the scalar bias at `bias`, unless 0) stored ldc bytes apart: the first `cols` of them.
