@@ -410,12 +410,12 @@
   (func $pack (export "pack")
     (param $dst i32) (param $src i32) (param $ldj i32) (param $ldr i32) (param $rows i32) (param $cols i32)
     (local $j i32) (local $r i32) (local $l i32) (local $s i32)
-    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
     (block $done (loop $panels
       (br_if $done (i32.ge_s (local.get $j) (local.get $cols)))
       (local.set $r (i32.const 0))
       ;; A whole panel of a matrix whose rows r are consecutive floats (ldr = 4, a Linear's input): 4 values
-      ;; of r from each of the 8 columns, two 4×4 transposes, 8 stores; the lanes below finish rows mod 4.
+      ;; of r from each of the 8 columns, two 4×4 transposes ($store4x4t); the lanes below finish rows mod 4.
       (if (i32.and (i32.eq (local.get $ldr) (i32.const 4)) (i32.le_s (i32.add (local.get $j) (i32.const 8)) (local.get $cols))) (then
         (local.set $s (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $ldj))))
         (block $qdone (loop $quads
@@ -426,14 +426,9 @@
             (local.set $v1 (v128.load (i32.add (local.get $s) (local.get $ldj))))
             (local.set $v2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $ldj) (i32.const 1)))))
             (local.set $v3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $ldj) (i32.const 3)))))
-            (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v0) (local.get $v1)))     ;; a0 b0 a1 b1
-            (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v0) (local.get $v1))) ;; a2 b2 a3 b3
-            (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $v2) (local.get $v3)))     ;; c0 d0 c1 d1
-            (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $v2) (local.get $v3))) ;; c2 d2 c3 d3
-            (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
-            (v128.store offset=32 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
-            (v128.store offset=64 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
-            (v128.store offset=96 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+            ;; row r+i of the panel: lane i of each column's 4 values, 32 bytes apart
+            (call $store4x4t (local.get $dst) (i32.const 32) (i32.const 0)
+              (local.get $v0) (local.get $v1) (local.get $v2) (local.get $v3))
             (local.set $s (i32.add (local.get $s) (i32.shl (local.get $ldj) (i32.const 2))))
             (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
             (local.set $l (i32.add (local.get $l) (i32.const 1)))
