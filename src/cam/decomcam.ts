@@ -138,30 +138,16 @@ function blurred(base: Float64Array, ctx: CamContext): Float64Array {
   return blur;
 }
 
-// Step 8: the scores s_q of the Q perturbed images (B = Q) and, for the `paper` gains, S(blur). The blurred
-// image's embedding is computed once per image and serves every text; where it is not known yet, the blurred
-// image joins the batch as its last image: one forward of Q + 1 images costs less than a forward of Q and
-// another of 1 (measured on ViT-B/16: 4.7 s against 4.8). An image's embedding is the same bits in any batch.
-function perturbedScores(batch: Float64Array, blur: Float64Array, Q: number, ctx: CamContext): { s: Float64Array; s0: number } {
-  const o = ctx.options;
-  if (o.baseline !== 'blur') return { s: ctx.scoreImages(batch, Q), s0: 0 };
-  const key = `blurEmbedding:${o.perturb}:${o.sigma}:${o.truncate}`;
-  let blurEmb = ctx.shared.get(key) as Float | undefined;
-  let s: Float64Array;
-  if (blurEmb) {
-    s = ctx.scoreImages(batch, Q);
-  } else {
-    const input = o.perturb === 'rgb' ? ctx.normalize(blur) : blur;
-    const both = new Float64Array(batch.length + input.length);
-    both.set(batch);
-    both.set(input, batch.length);
-    const emb = ctx.embedImages(both, Q + 1); // (Q+1, E)
-    const E = emb.length / (Q + 1);
-    blurEmb = emb.slice(Q * E);
-    ctx.shared.set(key, blurEmb);
-    s = ctx.scoreEmbeddings(emb.subarray(0, Q * E), Q);
+// S(blur) for the `paper` gains: the blurred image's embedding is computed once per image, its score per text.
+function blurScore(blur: Float64Array, ctx: CamContext): number {
+  const key = `blurEmbedding:${ctx.options.perturb}:${ctx.options.sigma}:${ctx.options.truncate}`;
+  let emb = ctx.shared.get(key) as Float | undefined;
+  if (!emb) {
+    const input = ctx.options.perturb === 'rgb' ? ctx.normalize(blur) : blur;
+    emb = ctx.embedImages(input, 1);
+    ctx.shared.set(key, emb);
   }
-  return { s, s0: ctx.scoreEmbeddings(blurEmb, 1)[0] };
+  return ctx.scoreEmbeddings(emb, 1)[0];
 }
 
 export const decomcam: CamMethod = {
@@ -197,7 +183,8 @@ export const decomcam: CamMethod = {
     });
     // 8. one batched forward of the Q perturbed images; gains against the blurred image in the paper
     const { s, gains, s0 } = ctx.time('perturbed', () => {
-      const { s, s0 } = perturbedScores(batch, blur, o.Q, ctx);
+      const s = ctx.scoreImages(batch, o.Q);
+      const s0 = o.baseline === 'blur' ? blurScore(blur, ctx) : 0;
       return { s, s0, gains: s.map((v) => v - s0) };
     });
     // 9. weights and the final map
