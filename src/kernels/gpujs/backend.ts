@@ -184,12 +184,25 @@ function loadGpuJs(): GpuModule | null {
   return gpuModule;
 }
 
+// Whether gpu.js's optional native addon `gl` loads (it is built at install where X11/GL headers are present).
+function glAddonBuilt(): boolean {
+  try {
+    const gpujs = createRequire(import.meta.url).resolve('gpu.js');
+    createRequire(gpujs)('gl'); // as gpu.js itself finds it
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 // Why a gpu.js mode cannot run here, or null.
 export function gpuModeUnavailable(mode: GpuMode): string | null {
   const m = loadGpuJs();
   if (!m) return loadError;
   if (mode === 'headlessgl' && !m.GPU.isHeadlessGLSupported) {
-    return 'gpu.js headlessgl needs the native `gl` addon (not built here) and a GL context';
+    return glAddonBuilt()
+      ? 'gpu.js headlessgl: the native `gl` addon is built but opens no GL context here (no X display? run under xvfb-run)'
+      : 'gpu.js headlessgl needs the native `gl` addon (not built here: see the README\'s set-up) and a GL context';
   }
   if (mode === 'webasm' && !m.GPU.isWebAssemblySupported) return 'gpu.js webasm is not supported by this engine';
   return null;
