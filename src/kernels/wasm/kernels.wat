@@ -102,12 +102,12 @@
     (call $store8 (local.get $c) (local.get $c30) (local.get $c31) (local.get $alpha) (local.get $bias) (local.get $acc) (local.get $n))
   )
 
-  ;; $tile4 with A packed: the 4 rows' values of each step lie side by side, ap[r][i] = A(i, r) at ap + r·sa
-  ;; (16 bytes; sa = 32 reads half of a panel made by $pack), so a step loads them at once and broadcasts each
-  ;; lane, instead of four loads at four addresses. Same sums in the same order as $tile4; `rows` (1-4) of the
+  ;; $tile4 with A packed: the 4 rows' values of each step lie side by side, A(i, r) at ap + 32r + 4i (half of
+  ;; a panel made by $pack), so a step loads them at once and broadcasts each lane, instead of four loads at
+  ;; four addresses. Same sums in the same order as $tile4; `rows` (1-4) of the
   ;; 4 are stored (the others are computed from whatever the panel holds there).
   (func $tile4p
-    (param $c i32) (param $ldc i32) (param $ap i32) (param $sa i32) (param $b i32) (param $sb i32) (param $red i32)
+    (param $c i32) (param $ldc i32) (param $ap i32) (param $b i32) (param $sb i32) (param $red i32)
     (param $alpha f32) (param $rows i32) (param $n i32)
     (local $r i32) (local $av v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
@@ -130,7 +130,7 @@
         (local.set $x (i8x16.shuffle 12 13 14 15 12 13 14 15 12 13 14 15 12 13 14 15 (local.get $av) (local.get $av)))
         (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
         (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $x) (local.get $b1))))
-        (local.set $ap (i32.add (local.get $ap) (local.get $sa)))
+        (local.set $ap (i32.add (local.get $ap) (i32.const 32)))
         (local.set $b (i32.add (local.get $b) (local.get $sb)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br_if $steps (i32.lt_s (local.get $r) (local.get $red))))))
@@ -165,7 +165,7 @@
           ;; rows i…i+3: panel i/8, half (i/4) mod 2
           (i32.add (local.get $ap) (i32.add (i32.mul (i32.shr_u (local.get $i) (i32.const 3)) (i32.shl (local.get $red) (i32.const 5)))
                                             (i32.shl (i32.and (local.get $i) (i32.const 4)) (i32.const 2))))
-          (i32.const 32) (local.get $bp) (local.get $sb) (local.get $red) (local.get $alpha)
+          (local.get $bp) (local.get $sb) (local.get $red) (local.get $alpha)
           (i32.sub (local.get $rows) (local.get $i))
           (select (i32.const 8) (i32.sub (local.get $cols) (local.get $j)) (i32.gt_s (i32.sub (local.get $cols) (local.get $j)) (i32.const 8))))
         (local.set $j (i32.add (local.get $j) (i32.const 8)))

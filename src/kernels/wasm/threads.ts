@@ -77,7 +77,7 @@ export class ThreadPool {
   run(kernel: KernelName, args: number[], units: number, align: number, options: RunOptions = {}): void {
     const { perThread, alone = false, claimed = false } = options;
     const shares = alone ? 1 : Math.max(1, Math.min(this.threads, Math.ceil(units / align)));
-    const per = claimed ? units : Math.ceil(units / shares / align) * align;
+    const per = Math.ceil(units / shares / align) * align;
     const argsFor = (t: number): number[] => {
       const a = args.slice();
       if (perThread) a[perThread.index] = perThread.base + t * perThread.stride;
