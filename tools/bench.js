@@ -208,8 +208,8 @@ function benchKernels() {
 }
 
 // The most this engine and core can do with 128-bit wasm SIMD: 10 independent chains of f32x4 multiply-adds
-// (fused, as kernels-fma.wasm's tiles, where the engine has relaxed SIMD) and nothing else, for ~0.3 s; the
-// best of 5. Assembled here with wabt (a devDependency), so a missing wabt skips it, saying why.
+// (fused, as kernels-fma.wasm's tiles, where the engine has relaxed SIMD) and nothing else, 10⁷ steps a run
+// (~16 ms here); the best of 5. Assembled here with wabt (a devDependency), so a missing wabt skips it, saying why.
 function fmaPeak() {
   if (!wabt) return 'wabt (a devDependency) could not be loaded';
   const fused = fusedHere();
