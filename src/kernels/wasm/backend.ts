@@ -61,6 +61,8 @@ const WASM_FILE = new URL('./kernels.wasm', import.meta.url);
 const WASM_FMA_FILE = new URL('./kernels-fma.wasm', import.meta.url);
 const SMALL = 1 << 17; // multiply-adds below which a GEMM runs on the calling thread alone
 const SMALL_ELEMENTWISE = 1 << 19; // elements below which layernorm and quick_gelu stay on the calling thread
+// n rounded up to whole panels of 8 (what $pack writes)
+const up8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 interface Compiled { module: WasmModuleObject | null; error: string | null }
 const compiled = new Map<boolean, Compiled>();
@@ -221,7 +223,7 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       call((op) => {
         const { pool, kernels, mem } = init();
         // inpᵀ in panels of 8 rows of inp: xp[p][k][l] = inp[8p+l][k]
-        const xp = op.scratch(Math.ceil(M / 8) * 8 * K);
+        const xp = op.scratch(up8(M) * K);
         kernels.pack(xp, op.input(inp, M * K), 4 * K, 4, K, M);
         // the counter the threads claim work items from (kernels.wat's "linear")
         const next = op.scratch(1);
@@ -239,7 +241,7 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
         // B operands are packed into panels first: walking a plain (rows, K) matrix down its rows would touch
         // a new page every step
         const panels = (src: number, rows: number): number => {
-          const dst = op.scratch(Math.ceil(K / 8) * 8 * rows);
+          const dst = op.scratch(up8(K) * rows);
           kernels.pack(dst, src, 4, 4 * K, rows, K);
           return dst;
         };
@@ -263,7 +265,6 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       const D = H * hd;
       call((op) => {
         // per thread: the head's kᵀ, q, v and att in panels of 8 (see kernels.wat), bytes
-        const up8 = (n: number): number => Math.ceil(n / 8) * 8;
         const per = 4 * (up8(N) * hd + up8(nq) * hd + up8(hd) * N + up8(nq) * N);
         const ws = op.scratch((per / 4) * threads);
         const args = [op.output(out, B * nq * D, false), op.output(att, B * H * nq * N, false),
@@ -278,7 +279,7 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       }
       const D = H * hd;
       call((op) => {
-        const per = 4 * Math.ceil(N / 8) * 8 * hd; // vᵀ panels, per thread
+        const per = 4 * up8(N) * hd; // vᵀ panels, per thread
         const vt = op.scratch((per / 4) * threads);
         const args = [op.output(dqkv, B * N * 3 * D, true), op.output(datt, B * H * nq * N, false),
           op.input(dout, B * nq * D), op.input(att, B * H * nq * N), op.input(qkv, B * N * 3 * D), vt,
