@@ -24,7 +24,12 @@ export { loadClip } from './clip/load.js';
 export { type ClipModel, seededClip, encodeImages, encodeTexts, encodeTokens, clipLogits } from './clip/model.js';
 export { type VisionRun, visionForward, visionBackward, getActivation, resolveLayer, releaseRun } from './clip/vision.js';
 export { ClipTokenizer } from './clip/tokenizer.js';
-export { type Backend, getBackend } from './kernels/backend.js';
+export { type Backend, type BackendName } from './kernels/backend.js';
+export { tsBackend } from './kernels/reference.js';
+export { BACKEND_NAMES, createBackend, getBackend, type BackendOptions } from './kernels/registry.js';
+export { chooseBackend, defaultBackend, type BackendChoice, type ChooseOptions } from './kernels/choose.js';
+export { enableRelaxedSimd, type WasmBackend, type WasmOptions } from './kernels/wasm/backend.js';
+export { GPU_MODES, type GpuBackend, type GpuMode } from './kernels/gpujs/backend.js';
 
 // linear algebra
 export { jacobiSvd } from './linalg/jacobi.js';

@@ -4,14 +4,14 @@
 // B sequences of N tokens, width D, H heads of hd, MLP width F. After the attention only the first nq tokens
 // of each sequence are computed (nq = N, or 1 when only the class token is read), so the arrays from ctx on
 // are (B,nq,·). Activations are named views over one buffer; gradients use the same type.
-// Layer norm, the activation and the residual sums go through nn/'s layernormOn, activationOn and residualOn:
-// the backend's kernel where it has one, else the reference loop.
+// Every op goes through its nn/ file's …On function (linearOn, attentionOn, layernormOn, activationOn,
+// residualOn): the backend's kernel where it has one, else the reference loop beside it.
 
 import type { Backend } from '../kernels/backend.js';
-import { attentionBackward, attentionForward } from '../nn/attention.js';
+import { attentionBackwardOn, attentionOn } from '../nn/attention.js';
 import { activationBackwardOn, activationOn, type Activation } from '../nn/gelu.js';
 import { layernormBackward, layernormOn } from '../nn/layernorm.js';
-import { linearBackward, linearForward } from '../nn/linear.js';
+import { linearBackwardOn, linearOn } from '../nn/linear.js';
 import { residualBackward, residualOn } from '../nn/residual.js';
 import { allocFloat, type DType, type Float } from '../tensor/tensor.js';
 import type { BlockParams } from './weights.js';
@@ -91,16 +91,16 @@ export function blockForward(be: Backend, a: BlockActs, p: BlockParams, d: Block
   const { B, N, nq, D, H, F } = d;
   // x → ln_1 → qkv over every token (keys and values need them all)
   layernormOn(be, a.ln1, a.ln1Mean, a.ln1Rstd, a.input, p.ln1W, p.ln1B, B * N, D, d.eps);
-  linearForward(be, a.qkv, a.ln1, p.qkvW, p.qkvB, B * N, D, 3 * D);
+  linearOn(be, a.qkv, a.ln1, p.qkvW, p.qkvB, B * N, D, 3 * D);
   // attention for the first nq queries, then the output projection
-  attentionForward(be, a.ctx, a.att, a.qkv, B, N, nq, H, D / H, d.causal);
-  linearForward(be, a.attn, a.ctx, p.projW, p.projB, B * nq, D, D);
+  attentionOn(be, a.ctx, a.att, a.qkv, B, N, nq, H, D / H, d.causal);
+  linearOn(be, a.attn, a.ctx, p.projW, p.projB, B * nq, D, D);
   residualOn(be, a.mid, a.input, a.attn, B, N, nq, D);
   // mid → ln_2 → fc → gelu → fc2, + mid
   layernormOn(be, a.ln2, a.ln2Mean, a.ln2Rstd, a.mid, p.ln2W, p.ln2B, B * nq, D, d.eps);
-  linearForward(be, a.fc, a.ln2, p.fcW, p.fcB, B * nq, D, F);
+  linearOn(be, a.fc, a.ln2, p.fcW, p.fcB, B * nq, D, F);
   activationOn(be, d.act, a.act, a.fc, B * nq * F);
-  linearForward(be, a.mlp, a.act, p.fc2W, p.fc2B, B * nq, F, D);
+  linearOn(be, a.mlp, a.act, p.fc2W, p.fc2B, B * nq, F, D);
   residualOn(be, a.out, a.mid, a.mlp, B, nq, nq, D);
 }
 
@@ -117,9 +117,9 @@ export function blockBackward(
   residualBackward(g.mid, g.mlp, g.out, B, nq, nq, D);
   if (stop === 'mlp') return;
   // mlp = fc2(act), act = gelu(fc), fc = fc1(ln2)
-  linearBackward(be, g.act, wg && wg.fc2W, wg && wg.fc2B, g.mlp, a.act, p.fc2W, B * nq, F, D);
+  linearBackwardOn(be, g.act, wg && wg.fc2W, wg && wg.fc2B, g.mlp, a.act, p.fc2W, B * nq, F, D);
   activationBackwardOn(be, d.act, g.fc, g.act, a.fc, B * nq * F);
-  linearBackward(be, g.ln2, wg && wg.fcW, wg && wg.fcB, g.fc, a.ln2, p.fcW, B * nq, D, F);
+  linearBackwardOn(be, g.ln2, wg && wg.fcW, wg && wg.fcB, g.fc, a.ln2, p.fcW, B * nq, D, F);
   if (stop === 'ln_2') return;
   // ln2 = LN(mid): completes dmid
   layernormBackward(g.mid, wg && wg.ln2W, wg && wg.ln2B, g.ln2, a.mid, p.ln2W, a.ln2Mean, a.ln2Rstd, B * nq, D);
@@ -127,9 +127,9 @@ export function blockBackward(
   // mid = input + attn: dinput += dmid, dattn += dmid
   residualBackward(g.input, g.attn, g.mid, B, N, nq, D);
   // attn = proj(ctx), ctx = attention(qkv), qkv = Linear(ln1)
-  linearBackward(be, g.ctx, wg && wg.projW, wg && wg.projB, g.attn, a.ctx, p.projW, B * nq, D, D);
-  attentionBackward(be, g.qkv, g.att, g.ctx, a.att, a.qkv, B, N, nq, H, D / H, d.causal);
-  linearBackward(be, g.ln1, wg && wg.qkvW, wg && wg.qkvB, g.qkv, a.ln1, p.qkvW, B * N, D, 3 * D);
+  linearBackwardOn(be, g.ctx, wg && wg.projW, wg && wg.projB, g.attn, a.ctx, p.projW, B * nq, D, D);
+  attentionBackwardOn(be, g.qkv, g.att, g.ctx, a.att, a.qkv, B, N, nq, H, D / H, d.causal);
+  linearBackwardOn(be, g.ln1, wg && wg.qkvW, wg && wg.qkvB, g.qkv, a.ln1, p.qkvW, B * N, D, 3 * D);
   if (stop === 'ln_1') return;
   // ln1 = LN(input): completes dinput
   layernormBackward(g.input, wg && wg.ln1W, wg && wg.ln1B, g.ln1, a.input, p.ln1W, a.ln1Mean, a.ln1Rstd, B * N, D);

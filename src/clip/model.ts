@@ -4,7 +4,8 @@
 // parameter (ln 100 ≈ 4.605 for trained OpenAI models), not its exponential.
 
 import { fail } from '../errors.js';
-import { tsBackend, type Backend } from '../kernels/backend.js';
+import type { Backend } from '../kernels/backend.js';
+import { tsBackend } from '../kernels/reference.js';
 import { allocFloat, tensor, type DType, type Tensor } from '../tensor/tensor.js';
 import { validateConfig, type ClipConfig } from './config.js';
 import { encodeTokens } from './text.js';

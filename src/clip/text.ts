@@ -10,7 +10,7 @@ import { fail } from '../errors.js';
 import { tokenEmbedForward } from '../nn/embed.js';
 import { Workspace } from '../kernels/workspace.js';
 import { layernormOn } from '../nn/layernorm.js';
-import { linearForward } from '../nn/linear.js';
+import { linearOn } from '../nn/linear.js';
 import { allocFloat, tensor, type Float, type Tensor } from '../tensor/tensor.js';
 import { blockForward, forwardScratch, forwardScratchSize, type BlockDims } from './block.js';
 import type { ClipModel } from './model.js';
@@ -44,7 +44,7 @@ export function encodeTokens(model: ClipModel, tokens: Int32Array[]): Tensor {
       // final LN is per token: only the pooled (last) row is needed
       const pooled = alloc(D);
       layernormOn(be, pooled, alloc(1), alloc(1), stream.subarray((T - 1) * D, T * D), tp.lnFinalW, tp.lnFinalB, 1, D, t.eps);
-      linearForward(be, out.subarray(n * E, (n + 1) * E), pooled, tp.proj, null, 1, D, E);
+      linearOn(be, out.subarray(n * E, (n + 1) * E), pooled, tp.proj, null, 1, D, E);
     } finally {
       ws.release();
     }

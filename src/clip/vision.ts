@@ -9,7 +9,7 @@ import { fail } from '../errors.js';
 import { embedBackward, embedForward, patchify, patchifyBackward } from '../nn/embed.js';
 import { Workspace } from '../kernels/workspace.js';
 import { layernormBackward, layernormOn } from '../nn/layernorm.js';
-import { linearBackward, linearForward } from '../nn/linear.js';
+import { linearBackwardOn, linearOn } from '../nn/linear.js';
 import { allocFloat, dtypeOf, numel, shapeString, tensor, type DType, type Float, type Tensor } from '../tensor/tensor.js';
 import {
   allocBlockActs, blockBackward, blockForward, forwardScratch, forwardScratchSize, type BlockActs, type BlockDims, type BlockStop,
@@ -124,7 +124,7 @@ export function visionForward(model: ClipModel, pixels: Tensor, opts: { keep?: s
   const lnPreMean = alloc(B * N);
   const lnPreRstd = alloc(B * N);
   patchify(patches, pixelsData, B, 3, S, S, P);
-  linearForward(be, patchEmb, patches, vp.patchW, null, B * h * w, 3 * P * P, D);
+  linearOn(be, patchEmb, patches, vp.patchW, null, B * h * w, 3 * P * P, D);
   embedForward(embed, patchEmb, vp.cls, vp.pos, B, N, D);
   layernormOn(be, lnPre, lnPreMean, lnPreRstd, embed, vp.lnPreW, vp.lnPreB, B * N, D, v.eps);
 
@@ -155,7 +155,7 @@ export function visionForward(model: ClipModel, pixels: Tensor, opts: { keep?: s
   const lnPostRstd = alloc(B);
   layernormOn(be, lnPost, lnPostMean, lnPostRstd, cls, vp.lnPostW, vp.lnPostB, B, D, v.eps);
   const emb = name('vision.embeds', allocFloat(dtype, B * E), [B, E]);
-  linearForward(be, emb, lnPost, vp.proj, null, B, D, E);
+  linearOn(be, emb, lnPost, vp.proj, null, B, D, E);
   return {
     config, B, nqLast, firstKept, pixels: pixelsData, patches, patchEmb, embed, lnPre, lnPreMean, lnPreRstd, blocks, cls,
     lnPost, lnPostMean, lnPostRstd, embeddings: tensor(emb, [B, E]), acts, workspace: ws,
@@ -250,7 +250,7 @@ export function visionBackward(
   try {
     // embeddings = proj(lnPost), lnPost = LN(cls), cls = out[:, 0]
     const dLnPost = alloc(B * D);
-    linearBackward(be, dLnPost, wgp('vision.proj'), null, dEmb, run.lnPost, vp.proj, B, D, E);
+    linearBackwardOn(be, dLnPost, wgp('vision.proj'), null, dEmb, run.lnPost, vp.proj, B, D, E);
     const dCls = alloc(B * D);
     layernormBackward(dCls, wgp('vision.ln_post.weight'), wgp('vision.ln_post.bias'), dLnPost, run.cls,
       vp.lnPostW, run.lnPostMean, run.lnPostRstd, B, D);
@@ -287,7 +287,7 @@ export function visionBackward(
     const dPatchEmb = alloc(B * h * w * D);
     embedBackward(dPatchEmb, wgp('vision.class'), wgp('vision.pos'), dEmbed, B, N, D);
     const dPatches = alloc(B * h * w * 3 * P * P);
-    linearBackward(be, dPatches, wgp('vision.patch.weight'), null, dPatchEmb, run.patches, vp.patchW, B * h * w, 3 * P * P, D);
+    linearBackwardOn(be, dPatches, wgp('vision.patch.weight'), null, dPatchEmb, run.patches, vp.patchW, B * h * w, 3 * P * P, D);
     const dPixels = allocFloat(dtype, numel([B, 3, S, S])); // returned: a plain array
     patchifyBackward(dPixels, dPatches, B, 3, S, S, P);
     return tensor(dPixels, [B, 3, S, S]);

@@ -1,18 +1,22 @@
 // kernels/backend.ts: the small interface for the heavy ops — the GEMM of a torch Linear layer and the
-// attention core — with their backward. Kernels are pure functions over flat row-major typed arrays and
-// integer sizes (float32 or float64, same code). `ts` (kernels/ts/) is the reference every other backend
-// is checked against. Forward kernels write (=) their output; backward kernels ADD (+=) into theirs.
+// attention core — with their backward. Only the interface: the reference loops live with their layer in
+// nn/ (nn/linear.ts, nn/attention.ts; kernels/reference.ts wraps them as the `ts` backend), the backends in
+// kernels/wasm and kernels/gpujs, their names and choice in kernels/registry.ts and kernels/choose.ts.
+// Kernels are pure functions over flat row-major typed arrays and integer sizes (float32 or float64, same
+// code). Forward kernels write (=) their output; backward kernels ADD (+=) into theirs.
 
-import { fail } from '../errors.js';
 import type { Activation } from '../nn/gelu.js';
 import type { Float } from '../tensor/tensor.js';
-import { attentionBackward, attentionForward } from './ts/attention.js';
-import { matmulBackward, matmulForward } from './ts/matmul.js';
-import { createWasmBackend } from './wasm/backend.js';
-import { createGpuBackend } from './gpujs/backend.js';
 
+/** The backends decomcam has: `ts` (plain loops, the reference), `wasm` (WebAssembly SIMD on threads), `gpu` (gpu.js). */
+export type BackendName = 'ts' | 'wasm' | 'gpu';
+
+/**
+ * A compute backend: the GEMM of a Linear layer and the attention core, forward and backward, over flat
+ * row-major float32 or float64 arrays. Get one from `chooseBackend` / `createBackend` (or use `tsBackend`).
+ */
 export interface Backend {
-  readonly name: string;
+  readonly name: BackendName;
 
   // out (M,N) = inp (M,K) · w (N,K)ᵀ + b (N), as torch.nn.Linear (weight stored out × in); b null = no bias.
   matmul(out: Float, inp: Float, w: Float, b: Float | null, M: number, K: number, N: number): void;
@@ -35,10 +39,15 @@ export interface Backend {
     B: number, N: number, nq: number, H: number, hd: number, causal: boolean): void;
 
   // ---- Optional members (kernels/wasm, kernels/gpujs). Where one is absent, callers use the reference. ----
-  // Why this backend cannot run here (a missing build, engine or addon), or null when it can.
+  /** Why this backend cannot run here (a missing build, engine or package), or null when it can. */
   unavailable?(): string | null;
-  // One line for logs: what runs and how (threads, gpu.js mode).
+  /** One line for logs: what runs and how (threads, gpu.js mode). */
   describe?(): string;
+  /**
+   * Lets the backend's threads, memory or GPU context go. The backend, arrays from its alloc() and every
+   * model on it are unusable afterwards. Without it they last until the process exits (they never keep it alive).
+   */
+  close?(): void;
   // Takes a weight w (N,K) once, at load (the wasm backend copies one that lives outside its memory into it:
   // memory ≈ the weight's size); later matmul/matmulBackward calls given this same array use that copy and do
   // not read w's values again: prepare again after changing w.
@@ -55,22 +64,7 @@ export interface Backend {
   residual?(out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void;
 }
 
-// The reference: plain loops, sums in float64 in a fixed order (so float32 results are rounded once).
-export const tsBackend: Backend = {
-  name: 'ts',
-  matmul: matmulForward,
-  matmulBackward,
-  attention: attentionForward,
-  attentionBackward,
-};
-
-// wasm: WebAssembly SIMD kernels on min(2, cores) threads; gpu: gpu.js kernels (headless-gl, else webasm).
-// Both start (compile, spawn threads, load gpu.js) on first use. kernels/choose.ts picks one by speed.
-export const BACKENDS: Record<string, Backend> = { ts: tsBackend, wasm: createWasmBackend(), gpu: createGpuBackend() };
-
-// Choosing a backend is explicit: an unknown name lists those available.
-export function getBackend(name: string): Backend {
-  const be = BACKENDS[name];
-  if (!be) fail(`backend "${name}" is not available: choose one of ${Object.keys(BACKENDS).join(', ')}`, 'usage');
-  return be;
+/** Whether every given array is float32 (null counts as float32): the backends' fast paths are float32 only. */
+export function isF32(...arrays: (Float | null)[]): boolean {
+  return arrays.every((a) => a === null || a instanceof Float32Array);
 }

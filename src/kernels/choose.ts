@@ -1,21 +1,23 @@
-// kernels/choose.ts: picking a backend by name, or `auto`: every registered backend that can run here is
-// checked on a small matmul against the reference and timed on a GEMM of a ViT's shape class; the fastest
-// correct one wins. The result carries a one-line note saying what was chosen and why, for tools/ to print
-// on stderr (the library itself prints nothing).
+// kernels/choose.ts: picking a backend by name, or `auto`: every backend that can run here is checked on a
+// small matmul against the reference and timed on a GEMM of a ViT's shape class; the fastest correct one
+// wins (a backend that cannot run here, gpu.js not installed included, is skipped with its reason). The
+// result carries a one-line note saying what was chosen and why, for tools/ to print on stderr (the library
+// itself prints nothing). defaultBackend() is what loadClip uses when given no backend: auto, once per process.
 
 import { fail } from '../errors.js';
-import { BACKENDS, getBackend, tsBackend } from './backend.js';
-import type { Backend } from './backend.js';
-import { createWasmBackend } from './wasm/backend.js';
+import { linearForward } from '../nn/linear.js';
+import type { Backend, BackendName } from './backend.js';
+import { tsBackend } from './reference.js';
+import { BACKEND_NAMES, createBackend, isBackendName, type BackendOptions } from './registry.js';
 
+/** A chosen backend and one line saying what was chosen and why (for logs; the library prints nothing). */
 export interface BackendChoice {
   backend: Backend;
-  note: string; // e.g. "backend: wasm (WebAssembly SIMD, 2 threads), chosen by auto: wasm 31 GFLOP/s, ts 2.4, …"
+  note: string; // e.g. "backend: wasm (WebAssembly SIMD, 2 threads), chosen by auto (GFLOP/s …: wasm 31, ts 2.4, …)"
 }
 
-export interface ChooseOptions {
-  threads?: number; // the wasm backend's threads (default: min(2, cores))
-}
+/** Options of chooseBackend: those of createBackend. */
+export type ChooseOptions = BackendOptions;
 
 const CHECK = { M: 9, K: 37, N: 21 };      // correctness probe: odd sizes hit every edge path
 const TIME = { M: 64, K: 256, N: 384 };    // timing probe: ~12.6 MFLOP, a few ms on the slowest backend
@@ -30,21 +32,39 @@ function describe(be: Backend): string {
   return be.describe ? be.describe() : be.name;
 }
 
-function backendNamed(name: string, options: ChooseOptions): Backend {
-  if (name === 'wasm' && options.threads !== undefined) return createWasmBackend({ threads: options.threads });
-  return getBackend(name);
-}
-
-// A backend by name ('auto' included); an unavailable one is an error that lists those available.
-export function chooseBackend(name: string, options: ChooseOptions = {}): BackendChoice {
+/**
+ * A new backend by name, or the fastest that works here for `'auto'`. A named backend that cannot run here
+ * (say `gpu` without gpu.js installed) is a DecomcamError that says why and lists those that can. The caller
+ * owns the backend and may close() it; the backends auto tried and did not choose are closed here.
+ */
+export function chooseBackend(name: BackendName | 'auto', options: ChooseOptions = {}): BackendChoice {
   if (name === 'auto') return chooseFastest(options);
-  const be = backendNamed(name, options);
+  if (!isBackendName(name)) {
+    fail(`backend "${String(name)}" is not available: choose one of ${BACKEND_NAMES.join(', ')}, or auto`, 'usage');
+  }
+  const be = createBackend(name, options);
   const why = unavailable(be);
   if (why) {
-    const ok = Object.keys(BACKENDS).filter((n) => !unavailable(BACKENDS[n]));
+    be.close?.();
+    const ok = BACKEND_NAMES.filter((n) => {
+      const other = n === name ? null : createBackend(n, options);
+      const can = other !== null && !unavailable(other);
+      other?.close?.();
+      return can;
+    });
     fail(`backend "${name}" is not available here: ${why} (available: ${ok.join(', ')}, or auto)`, 'usage');
   }
   return { backend: be, note: `backend: ${describe(be)}` };
+}
+
+let fallback: BackendChoice | null = null;
+
+/**
+ * The backend loadClip uses when none is given: chooseBackend('auto'), chosen once per process and shared
+ * (do not close it; pass your own backend to loadClip to control its lifetime). Its note says what and why.
+ */
+export function defaultBackend(): BackendChoice {
+  return (fallback ??= chooseBackend('auto'));
 }
 
 function probe(seed: number, n: number): Float32Array {
@@ -58,7 +78,7 @@ function checkMatmul(be: Backend): number {
   const { M, K, N } = CHECK;
   const inp = probe(1, M * K), w = probe(2, N * K), b = probe(3, N);
   const ref = new Float32Array(M * N), out = new Float32Array(M * N);
-  tsBackend.matmul(ref, inp, w, b, M, K, N);
+  linearForward(ref, inp, w, b, M, K, N);
   be.matmul(out, inp, w, b, M, K, N);
   let scale = 0, d = 0;
   for (let i = 0; i < ref.length; i++) {
@@ -88,29 +108,28 @@ function chooseFastest(options: ChooseOptions): BackendChoice {
   const skipped: string[] = [];
   let best: Backend = tsBackend;
   let bestRate = -1;
-  for (const name of Object.keys(BACKENDS)) {
-    const be = backendNamed(name, options);
+  for (const name of BACKEND_NAMES) {
+    const be = createBackend(name, options);
     const why = unavailable(be);
+    let rate = -1;
     if (why) {
       skipped.push(`${name}: ${why}`);
-      continue;
-    }
-    let rate: number;
-    try {
-      const err = checkMatmul(be);
-      if (!(err <= CHECK_TOL)) {
-        skipped.push(`${name}: its matmul is off by ${err.toExponential(1)} relative (tolerance ${CHECK_TOL})`);
-        continue;
+    } else {
+      try {
+        const err = checkMatmul(be);
+        if (err <= CHECK_TOL) rate = timeMatmul(be);
+        else skipped.push(`${name}: its matmul is off by ${err.toExponential(1)} relative (tolerance ${CHECK_TOL})`);
+      } catch (e) {
+        skipped.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
       }
-      rate = timeMatmul(be);
-    } catch (e) {
-      skipped.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
-      continue;
     }
-    rates.push(`${name} ${rate.toFixed(rate < 10 ? 2 : 1)}`);
+    if (rate >= 0) rates.push(`${name} ${rate.toFixed(rate < 10 ? 2 : 1)}`);
     if (rate > bestRate) {
+      if (best !== be) best.close?.();
       best = be;
       bestRate = rate;
+    } else {
+      be.close?.();
     }
   }
   const note = `backend: ${describe(best)}, chosen by auto (GFLOP/s on a ${TIME.M}×${TIME.K}×${TIME.N} matmul: `

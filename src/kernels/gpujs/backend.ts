@@ -3,15 +3,17 @@
 // backend where the native `gl` addon and a GPU are present, else by its `webasm` backend (WebAssembly on
 // the CPU), or its plain `cpu` backend when asked. gpu.js's webgpu backend is asynchronous only, and the
 // Backend interface is synchronous, so it is not used. Each output is computed by one thread, so results do
-// not depend on scheduling; they match ts within float32 tolerances. gpu.js is loaded on first use.
+// not depend on scheduling; they match ts within float32 tolerances. gpu.js is an optional peer dependency,
+// loaded (synchronously, with createRequire) on first use: where it is not installed this backend is
+// unavailable, saying how to install it, and `auto` skips it.
 // Kernels read flat arrays; outputs are 2-D (columns × rows) so no thread index needs a float division.
 
 import { createRequire } from 'node:module';
 import { fail } from '../../errors.js';
 import type { Float } from '../../tensor/tensor.js';
-import type { Backend } from '../backend.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../ts/attention.js';
-import { matmulBackward as tsMatmulBackward, matmulForward as tsMatmul } from '../ts/matmul.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../../nn/attention.js';
+import { linearBackward as tsMatmulBackward, linearForward as tsMatmul } from '../../nn/linear.js';
+import { isF32, type Backend } from '../backend.js';
 import type { GPU as GpuClass, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
 
 export type GpuMode = 'headlessgl' | 'webasm' | 'cpu';
@@ -25,9 +27,12 @@ export interface GpuBackend extends Backend {
   readonly mode: GpuMode;
   unavailable(): string | null;
   describe(): string;
+  // Destroys gpu.js's context and kernels; the backend is unusable afterwards.
+  close(): void;
 }
 
 type This = IKernelFunctionThis;
+const GPUJS_VERSION = '2.24.1'; // the version the kernels are tested with (package.json's peer dependency)
 const MAX_LOOP = 1 << 20; // gpu.js unrolls nothing: loops with a run-time bound need a ceiling (GLSL)
 
 // ---- the kernels: thread.x = column, thread.y = row of the output ----
@@ -179,7 +184,10 @@ function loadGpuJs(): GpuModule | null {
   try {
     gpuModule = createRequire(import.meta.url)('gpu.js') as GpuModule;
   } catch (e) {
-    loadError = `the gpu.js package cannot be loaded: ${String(e)}`;
+    const missing = (e as { code?: unknown }).code === 'MODULE_NOT_FOUND' && /'gpu\.js'/.test(String(e));
+    loadError = missing
+      ? `the gpu backend needs the package gpu.js, which is not installed (it is optional: npm install gpu.js@${GPUJS_VERSION})`
+      : `the gpu.js package cannot be loaded: ${String(e)}`;
   }
   return gpuModule;
 }
@@ -218,9 +226,12 @@ export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
   let gpu: GpuClass | null = null;
   const kernels = new Map<KernelName, IKernelRunShortcut>();
 
+  let closed = false;
+
   function kernel(name: KernelName): IKernelRunShortcut {
     let k = kernels.get(name);
     if (k) return k;
+    if (closed) fail('backend "gpu" was closed (close()): create another one', 'usage');
     if (!gpu) {
       const mode = modeNow();
       const why = gpuModeUnavailable(mode);
@@ -257,13 +268,18 @@ export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
     return k(...args) as Float32Array;
   }
 
-  const isF32 = (...arrays: (Float | null)[]): boolean => arrays.every((a) => a === null || a instanceof Float32Array);
-
   return {
     name: 'gpu',
     get mode() { return modeNow(); },
     unavailable: () => gpuModeUnavailable(modeNow()),
     describe: () => `gpu (gpu.js ${modeNow()}${modeNow() === 'headlessgl' ? '' : ', on the CPU'})`,
+    close() {
+      closed = true;
+      kernels.clear();
+      const g = gpu;
+      gpu = null;
+      if (g) void g.destroy();
+    },
 
     matmul(out, inp, w, b, M, K, N) {
       if (!isF32(out, inp, w, b)) return tsMatmul(out, inp, w, b, M, K, N);

@@ -9,23 +9,23 @@
 // - float64 arrays (the oracle mode) and gelu (erf) go to the reference kernels.
 // - Two builds of the same kernels (see build.js): kernels-fma.wasm fuses the GEMM tiles' multiply-adds with
 //   relaxed SIMD's f32x4.relaxed_madd, kernels.wasm multiplies then adds. `fma: 'auto'` (the default) takes the
-//   fused one where the engine accepts it: Node 22 and later as they are; Node 20 (V8 11.3) once its flag
-//   --experimental-wasm-relaxed-simd is on, which auto turns on (v8.setFlagsFromString) before compiling. The
-//   engine fuses where the CPU has FMA and multiplies-then-adds where not, so the bits may differ between
-//   machines, never between runs or thread counts on one. DECOMCAM_WASM_FMA=0 (or fma: false) keeps the plain build.
-
+//   fused one where the engine accepts it as it is: Node 22 and later; Node 20 (V8 11.3) only when started with
+//   --experimental-wasm-relaxed-simd or after enableRelaxedSimd() (the library never turns the flag on by
+//   itself). The engine fuses where the CPU has FMA and multiplies-then-adds where not, so the bits may differ
+//   between machines and builds, never between runs or thread counts on one. DECOMCAM_WASM_FMA=0 (or fma:
+//   false) keeps the plain build.
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { fail } from '../../errors.js';
 import type { Float } from '../../tensor/tensor.js';
 import type { Activation } from '../../nn/gelu.js';
+import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../../nn/attention.js';
 import { activationBackward as tsActivationBackward, activationForward as tsActivation } from '../../nn/gelu.js';
 import { layernormForward as tsLayernorm } from '../../nn/layernorm.js';
 import { residualForward as tsResidual } from '../../nn/residual.js';
-import type { Backend } from '../backend.js';
-import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../ts/attention.js';
-import { matmulBackward as tsMatmulBackward, matmulForward as tsMatmul } from '../ts/matmul.js';
+import { linearBackward as tsMatmulBackward, linearForward as tsMatmul } from '../../nn/linear.js';
+import { isF32, type Backend } from '../backend.js';
 import { instantiate, wasmApi } from './api.js';
 import type { Kernels, WasmModuleObject } from './api.js';
 import { WasmMemory } from './memory.js';
@@ -33,7 +33,7 @@ import { KERNELS, ThreadPool } from './threads.js';
 
 export interface WasmOptions {
   threads?: number; // default: min(2, the machine's cores)
-  fma?: boolean | 'auto'; // the fused build: true (required), false, or 'auto' (default: where the engine has it)
+  fma?: boolean | 'auto'; // the fused build: true (required), false, or 'auto' (default: where the engine has it as it runs)
 }
 
 export interface WasmBackend extends Backend {
@@ -65,19 +65,14 @@ const SMALL_ELEMENTWISE = 1 << 19; // elements below which layernorm and quick_g
 const up8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 interface Compiled { module: WasmModuleObject | null; error: string | null }
-const compiled = new Map<boolean, Compiled>();
+const compiled = new Map<boolean, WasmModuleObject>();
 
-// One build of the module, compiled once per process (workers receive it compiled).
+// One build of the module, compiled once per process (workers receive it compiled). A failure is not kept:
+// the fused build may compile later, once relaxed SIMD is enabled.
 function compile(fma: boolean): Compiled {
-  let result = compiled.get(fma);
-  if (!result) {
-    result = compileFile(fma ? WASM_FMA_FILE : WASM_FILE, fma);
-    compiled.set(fma, result);
-  }
-  return result;
-}
-
-function compileFile(file: URL, fma: boolean): Compiled {
+  const done = compiled.get(fma);
+  if (done) return { module: done, error: null };
+  const file = fma ? WASM_FMA_FILE : WASM_FILE;
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -85,15 +80,35 @@ function compileFile(file: URL, fma: boolean): Compiled {
     return { module: null, error: `${file.pathname} is missing (it is built from kernels.wat by \`npm run build\`)` };
   }
   if (fma && !wasmApi.validate(bytes)) {
-    // Node 20's V8 has relaxed SIMD behind a flag; flags are read when a module is validated
-    try { setFlagsFromString('--experimental-wasm-relaxed-simd'); } catch { /* an engine without the flag */ }
+    return { module: null, error: 'this JavaScript engine has no WebAssembly relaxed SIMD as it runs (Node 20: start ' +
+      'node with --experimental-wasm-relaxed-simd, or call enableRelaxedSimd() first; Node 22 has it)' };
   }
   try {
-    return { module: new wasmApi.Module(bytes), error: null };
+    const module = new wasmApi.Module(bytes);
+    compiled.set(fma, module);
+    return { module, error: null };
   } catch (e) {
     return { module: null, error: `this JavaScript engine cannot compile the ${fma ? 'fused (relaxed SIMD) ' : ''}kernels ` +
       `(WebAssembly SIMD${fma ? ', relaxed SIMD' : ''} and threads are needed): ${String(e)}` };
   }
+}
+
+/**
+ * Turns on Node 20's V8 flag --experimental-wasm-relaxed-simd (process-wide; Node 22 and later have relaxed
+ * SIMD without it), so that wasm backends made afterwards with `fma: 'auto'` use the fused multiply-add build.
+ * An explicit opt-in: the library never calls it; the command-line tools do (unless DECOMCAM_WASM_FMA=0).
+ * Returns whether the engine now accepts the fused kernels.
+ */
+export function enableRelaxedSimd(): boolean {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(WASM_FMA_FILE);
+  } catch {
+    return false;
+  }
+  if (wasmApi.validate(bytes)) return true;
+  try { setFlagsFromString('--experimental-wasm-relaxed-simd'); } catch { /* an engine without the flag */ }
+  return wasmApi.validate(bytes);
 }
 
 // The build a backend uses: the fused one where asked for and possible.
@@ -158,8 +173,6 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
     const r = resident.get(w.buffer)?.get(w.byteOffset);
     return r && r.length === w.length ? r.addr : op.input(w, n);
   }
-
-  const isF32 = (...arrays: (Float | null)[]): boolean => arrays.every((a) => a === null || a instanceof Float32Array);
 
   const be: WasmBackend = {
     name: 'wasm',

@@ -50,6 +50,7 @@ export class ThreadPool {
       // disagrees with this thread even when the compiled files change on disk while the process runs
       const worker = new Worker(new URL('./worker.js', import.meta.url), {
         workerData: { memory: this.mem.memory, module: this.module, slot, kernels: [...KERNELS], layout: SLOT_LAYOUT },
+        execArgv: workerExecArgv(),
       });
       worker.unref(); // an idle pool never keeps the process alive
       this.workers.push(worker);
@@ -126,4 +127,10 @@ export class ThreadPool {
     }
     if (error) fail(`wasm backend: kernel ${kernel} failed: ${error instanceof Error ? error.message : String(error)}`, 'runtime');
   }
+}
+
+// The parent's node options without those a worker refuses (`node --input-type=module -e …` would otherwise
+// stop every worker from starting).
+export function workerExecArgv(): string[] {
+  return process.execArgv.filter((a) => !a.startsWith('--input-type'));
 }
