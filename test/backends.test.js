@@ -12,9 +12,9 @@
 import test from 'tape';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tsBackend } from '../dist/kernels/backend.js';
+import { tsBackend } from '../dist/kernels/reference.js';
 import { chooseBackend } from '../dist/kernels/choose.js';
-import { createWasmBackend } from '../dist/kernels/wasm/backend.js';
+import { createWasmBackend, enableRelaxedSimd } from '../dist/kernels/wasm/backend.js';
 import { createGpuBackend, gpuModeUnavailable } from '../dist/kernels/gpujs/backend.js';
 import { layernormForward } from '../dist/nn/layernorm.js';
 import { residualForward } from '../dist/nn/residual.js';
@@ -36,6 +36,9 @@ import { TOL as CLIP_TOL } from './clip_tolerances.js';
 // float64, rounded once), so a sum of K terms may differ by ~√K·2⁻²⁴ of its terms' scale; the wasm exp is a
 // degree-6 polynomial (≤ 2 ulp). 1e-5 leaves a margin of ~10× at K = 3072.
 const TOL = { matmul: 1e-5, matmulBackward: 1e-5, attention: 1e-5, attentionBackward: 1e-5, layernorm: 1e-5, quickGelu: 1e-5 };
+
+// both wasm builds are tested where the engine can have the fused one (Node 20: after its V8 flag, an opt-in)
+enableRelaxedSimd();
 
 const rng = mulberry32(20240611);
 const rand = (n, scale = 1) => Float32Array.from({ length: n }, () => scale * (2 * rng() - 1));
@@ -239,9 +242,20 @@ test('backends: choosing by name, auto, and the errors', (t) => {
     t.throws(() => createGpuBackend({ mode: 'headlessgl' }).matmul(new Float32Array(1), new Float32Array(1), new Float32Array(1), null, 1, 1, 1),
       /not available/, `gpu headlessgl here: a clear error (${headless})`);
   }
+  // auto: the backend it chose is the fastest of the rates its note lists, and it matches the reference
   const auto = chooseBackend('auto');
-  t.ok(['ts', 'wasm', 'gpu'].includes(auto.backend.name), `auto chose ${auto.backend.name}`);
-  t.ok(/chosen by auto/.test(auto.note), `the note says what and why: ${auto.note}`);
+  const rates = /matmul: ([^)]*)\)/.exec(auto.note)?.[1].split(', ').map((r) => r.split(' ')) ?? [];
+  const fastest = rates.reduce((a, r) => (Number(r[1]) > Number(a[1]) ? r : a), ['none', '-1'])[0];
+  t.equal(auto.backend.name, fastest, `auto chose the fastest it measured (${auto.note})`);
+  t.ok(rates.some((r) => r[0] === 'ts'), 'auto measured the reference too');
+  const [M, K, N] = [13, 17, 19], inp = rand(M * K), w = rand(N * K), out = new Float32Array(M * N), ref = new Float32Array(M * N);
+  auto.backend.matmul(out, inp, w, null, M, K, N);
+  tsBackend.matmul(ref, inp, w, null, M, K, N);
+  assertClose(t, `auto's ${auto.backend.name} matmul vs ts`, out, ref, TOL.matmul);
+  if (auto.backend.close) {
+    auto.backend.close();
+    t.throws(() => auto.backend.matmul(out, inp, w, null, M, K, N), /was closed/, `a closed ${auto.backend.name} backend says so`);
+  }
   t.end();
 });
 

@@ -18,17 +18,14 @@
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { tsBackend } from '../dist/kernels/backend.js';
-import { chooseBackend } from '../dist/kernels/choose.js';
-import { createWasmBackend } from '../dist/kernels/wasm/backend.js';
+import {
+  chooseBackend, createBackend, embeddingTarget, enableRelaxedSimd, encodeImages, explain, seededClip, seededUniform, tsBackend,
+} from 'decomcam';
+// the kernels below the public API, measured one by one
 import { createGpuBackend, gpuModeUnavailable } from '../dist/kernels/gpujs/backend.js';
 import { layernormForward } from '../dist/nn/layernorm.js';
 import { activationForward } from '../dist/nn/gelu.js';
 import { parseHfConfig } from '../dist/clip/config.js';
-import { encodeImages, seededClip } from '../dist/clip/model.js';
-import { explain } from '../dist/cam/explain.js';
-import { embeddingTarget } from '../dist/cam/target.js';
-import { seededUniform } from '../dist/tensor/rng.js';
 // wabt (a devDependency) assembles the peak probe of the kernels part; without it the probe is skipped
 const wabt = await import('wabt').then((m) => m.default()).catch(() => null);
 
@@ -48,6 +45,8 @@ if (args.help) {
     + '[--threads N] [--reps 5] [--prepare] [--json FILE]\n');
   process.exit(0);
 }
+// the fused wasm build where the engine can have it (Node 20: a V8 flag, turned on here as the tools do)
+if (process.env.DECOMCAM_WASM_FMA !== '0') enableRelaxedSimd();
 const reps = Number(args.reps);
 const parts = new Set(args.parts.split(','));
 const log = (m) => process.stderr.write(`${m}\n`);
@@ -148,13 +147,13 @@ function kernelOps() {
 // [name, backend] of the wasm backend on `threads` threads, in the build `fma` picks ('auto': the fused one where
 // the engine has it), named by what it runs ("wasm fma 2 threads", "wasm 1 thread").
 function wasmEntry(threads, fma = 'auto') {
-  const be = createWasmBackend({ threads, fma });
+  const be = createBackend('wasm', { threads, fma });
   const fused = !be.unavailable() && be.fma ? ' fma' : '';
   return [`wasm${fused} ${threads} thread${threads > 1 ? 's' : ''}`, be];
 }
 
 // Whether 'auto' takes the fused build here: then the plain build is measured beside it.
-const fusedHere = () => createWasmBackend({ threads: 1 }).fma;
+const fusedHere = () => createBackend('wasm', { threads: 1 }).fma;
 
 function kernelBackends() {
   const list = [['ts', tsBackend], wasmEntry(1), wasmEntry(2)];

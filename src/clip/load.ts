@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { fail } from '../errors.js';
 import { readSafetensors, type StTensor } from '../io/safetensors.js';
 import type { Backend } from '../kernels/backend.js';
+import { defaultBackend } from '../kernels/choose.js';
 import type { DType } from '../tensor/tensor.js';
 import { parseHfConfig, type ClipConfig } from './config.js';
 import { createClip, type ClipModel } from './model.js';
@@ -49,7 +50,8 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend }
     configSource = 'the shapes of its tensors';
   }
 
-  const params = allocParams(config, dtype, opts.backend);
+  const backend = opts.backend ?? (dtype === 'float32' ? defaultBackend().backend : undefined); // auto; float64: the reference
+  const params = allocParams(config, dtype, backend);
   fillFromCheckpoint(params, tensors, layout, source, configSource);
   const hasVocab = (existsSync(join(folder, 'vocab.json')) && existsSync(join(folder, 'merges.txt'))) ||
     existsSync(join(folder, 'bpe_simple_vocab_16e6.txt.gz'));
@@ -58,7 +60,7 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend }
     fail(`the tokenizer in ${folder} (${tokenizer.vocabSize} tokens, <|endoftext|> = ${tokenizer.eot}) does not fit the model ` +
       `(vocabulary ${config.text.vocabSize}, end-of-text id ${config.text.eotId}): are these files from the same model?`);
   }
-  return createClip(config, params, { backend: opts.backend, tokenizer, source });
+  return createClip(config, params, { backend, tokenizer, source });
 }
 
 // model.safetensors, or the shards listed by model.safetensors.index.json.
