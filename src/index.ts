@@ -50,3 +50,8 @@ export { deletionCurve, insertionCurve, type Scorer } from './eval/deletion.js';
 export { camMultImage, averageDropIncrease } from './eval/confidence.js';
 export { boxIou, mapBoxIou } from './eval/boxiou.js';
 export { clipCenterCropFrame, cropFrame, identityFrame, type Box, type ObjectRegion, type MapFrame } from './eval/frame.js';
+
+// explain off the main thread (a worker thread holds the model)
+export { createExplainer, explainAsync } from './worker/node.js';
+export { Explainer } from './worker/explainer.js';
+export { type WorkerModelOptions } from './worker/protocol.js';
