@@ -9,6 +9,7 @@ import { encodePng, loadImage } from '../dist/image/decode.js';
 import { readSafetensors } from '../dist/io/safetensors.js';
 import { loadClip } from '../dist/clip/load.js';
 import { explain } from '../dist/cam/explain.js';
+import { tsBackend } from '../dist/kernels/reference.js';
 import { repoRoot, fixturesDir } from './helpers/compare.js';
 
 const tool = join(repoRoot, 'tools', 'explain.js');
@@ -45,7 +46,8 @@ test('explain.js: writes every file, and they hold what the library computes', (
   }
   t.deepEqual(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')), result, 'result.json is what --json printed');
 
-  const ex = explain(loadClip(model), loadImage(image), ['a red square', 'a blue square'], { Q: 3 });
+  const ex = explain(loadClip(model, { backend: tsBackend }), loadImage(image), // the tool ran --backend ts
+    ['a red square', 'a blue square'], { Q: 3 });
   ex.results.forEach((lib, i) => {
     const st = readSafetensors(join(out, result.texts[i].files.maps));
     const map = st.tensors.get('map');
