@@ -1,6 +1,7 @@
 // kernels/wasm/backend.ts: the `wasm` Backend — the kernels of kernels.wat (WebAssembly SIMD, float32) on one
-// shared memory, on 1 or more threads. Matches kernels/ts within float32 tolerances (its sums run in float32,
-// the reference's in float64), and is bit-identical to itself run to run and for any number of threads.
+// shared memory, on 1 or more threads. Matches the reference (nn/linear.ts, nn/attention.ts) within float32
+// tolerances (its sums run in float32, the reference's in float64), and is bit-identical to itself run to run
+// and for any number of threads.
 // - matmul reads the weight w (N,K) as it lies (it computes outᵀ = w·inpᵀ): nothing is packed at load.
 // - alloc(n) gives arrays inside the memory: those reach the kernels without a copy; any other float32 array
 //   is copied in (and outputs back) on each call. A CLIP model on this backend keeps its parameters and its

@@ -588,7 +588,7 @@
   )
 
   ;; ---------------------------------------------------------------------------------------------------
-  ;; The attention core for units u = b·H + h in [lo, hi) (one image, one head each), as kernels/ts/attention.ts:
+  ;; The attention core for units u = b·H + h in [lo, hi) (one image, one head each), as nn/attention.ts:
   ;; att (B,H,nq,N) = softmax(q·kᵀ·scale) over the first nq queries, out (B,nq,D) = att·v.
   ;; qkv (B,N,3D) rows [q | k | v]. ws: this thread's scratch for the head's operands in panels of 8 ($pack):
   ;; kᵀ (⌈N/8⌉·8·hd floats), q (⌈nq/8⌉·8·hd), v (⌈hd/8⌉·8·N) and att (⌈nq/8⌉·8·N). Both products run on
@@ -645,7 +645,7 @@
     (i32.and (i32.add (local.get $n) (i32.const 7)) (i32.const -8))
   )
 
-  ;; Its backward for units [lo, hi), as kernels/ts/attention.ts: dqkv (B,N,3D) +=, datt (B,H,nq,N) scratch.
+  ;; Its backward for units [lo, hi), as nn/attention.ts: dqkv (B,N,3D) +=, datt (B,H,nq,N) scratch.
   ;; forward was s = q·kᵀ·scale, att = softmax(s), out = att·v; so
   ;;   datt = dout·vᵀ,  dv += attᵀ·dout,  ds = att⊙(datt − rowsum(att⊙datt)),  dq += ds·k·scale,  dk += dsᵀ·q·scale
   ;; vt: this thread's scratch for vᵀ in panels (⌈N/8⌉·8·hd floats).
