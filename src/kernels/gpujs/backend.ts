@@ -16,14 +16,20 @@ import { linearBackward as tsMatmulBackward, linearForward as tsMatmul } from '.
 import { isF32, type Backend } from '../backend.js';
 import type { GPU as GpuClass, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
 
+/** gpu.js's modes: `headlessgl` (GLSL through the native `gl` addon), `webasm` and `cpu` (both on the CPU). */
 export type GpuMode = 'headlessgl' | 'webasm' | 'cpu';
+/** Every GpuMode. */
 export const GPU_MODES: readonly GpuMode[] = ['headlessgl', 'webasm', 'cpu'];
 
+/** Options of the gpu backend. */
 export interface GpuOptions {
-  mode?: GpuMode; // default: headlessgl where it works, else webasm
+  /** gpu.js's mode (default: headlessgl where it works, else webasm). */
+  mode?: GpuMode;
 }
 
+/** The gpu backend: gpu.js kernels; gpu.js (an optional peer dependency) is loaded on first use. */
 export interface GpuBackend extends Backend {
+  /** The gpu.js mode it runs in. */
   readonly mode: GpuMode;
   unavailable(): string | null;
   describe(): string;

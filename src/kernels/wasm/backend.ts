@@ -32,14 +32,20 @@ import type { Kernels, WasmModuleObject } from './api.js';
 import { WasmMemory } from './memory.js';
 import { KERNELS, ThreadPool } from './threads.js';
 
+/** Options of the wasm backend. */
 export interface WasmOptions {
-  threads?: number; // default: min(2, the machine's cores)
-  fma?: boolean | 'auto'; // the fused build: true (required), false, or 'auto' (default: where the engine has it as it runs)
+  /** Threads, ≥ 1 (default: min(2, the machine's cores)). */
+  threads?: number;
+  /** The fused build: true (required), false, or 'auto' (default: where the engine has relaxed SIMD as it runs). */
+  fma?: boolean | 'auto';
 }
 
+/** The wasm backend: WebAssembly SIMD kernels on one shared memory and `threads` threads; close() ends them. */
 export interface WasmBackend extends Backend {
+  /** How many threads share each kernel. */
   readonly threads: number;
-  readonly fma: boolean; // whether the GEMM tiles fuse multiply-adds (kernels-fma.wasm)
+  /** Whether the GEMM tiles fuse multiply-adds (kernels-fma.wasm). */
+  readonly fma: boolean;
   // null where it can run here, else why not (the kernels were not built, or no wasm SIMD)
   unavailable(): string | null;
   alloc(n: number): Float32Array;
