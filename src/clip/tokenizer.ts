@@ -4,11 +4,11 @@
 // Choices: an over-long prompt is an error naming its token count and T; `{ truncate: true }` keeps the first T-1
 // tokens then <|endoftext|> (clip.tokenize(truncate=True)). Empty text, and a symbol the vocabulary lacks, are errors.
 
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeHTML, replaceCodePoint } from 'entities/decode';
-import { fail } from '../errors.js';
+import { DecomcamError, describeJson, fail } from '../errors.js';
 
 export const SOT_TOKEN = '<|startoftext|>';
 export const EOT_TOKEN = '<|endoftext|>';
@@ -273,7 +273,7 @@ export class ClipTokenizer {
     const encoder = new Map<string, number>();
     for (const [sym, id] of Object.entries(vocab)) {
       if (!Number.isSafeInteger(id) || id < 0) {
-        fail(`${source}: token ${quote(sym)} has id ${JSON.stringify(id)}; ids must be integers ≥ 0`);
+        fail(`${source}: token ${quote(sym)} has id ${describeJson(id)}; ids must be integers ≥ 0`);
       }
       encoder.set(sym, id);
     }
@@ -282,7 +282,7 @@ export class ClipTokenizer {
     merges.forEach((line, rank) => {
       const parts = typeof line === 'string' ? line.split(' ') : [];
       if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-        fail(`${source}: merge ${rank + 1} is ${JSON.stringify(line)}; expected two symbols separated by one space, e.g. "t h"`);
+        fail(`${source}: merge ${rank + 1} is ${describeJson(line)}; expected two symbols separated by one space, e.g. "t h"`);
       }
     });
     return new ClipTokenizer(encoder, [...merges], source);
@@ -294,8 +294,12 @@ export class ClipTokenizer {
     const bytes = readTokenizerFile(path);
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(gunzipSync(bytes));
+      // CLIP's inflates to 1.4 MB; a gzip bomb stops at the cap instead of filling memory
+      text = new TextDecoder('utf-8', { fatal: true }).decode(gunzipSync(bytes, { maxOutputLength: MAX_TOKENIZER_FILE_BYTES }));
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        fail(`${path}: inflates to more than ${MAX_TOKENIZER_FILE_BYTES} bytes, which no BPE merges file needs (a damaged or hostile file?)`);
+      }
       return fail(`${path}: not a gzip-compressed UTF-8 BPE merges file (${(e as Error).message}); ` +
         'expected openai/CLIP bpe_simple_vocab_16e6.txt.gz');
     }
@@ -482,11 +486,21 @@ function readTextFile(path: string): string {
   }
 }
 
+// CLIP's vocab.json is 1.6 MB and its .gz 1.4 MB; anything past this is not a tokenizer file.
+const MAX_TOKENIZER_FILE_BYTES = 256 * 2 ** 20;
+
+// A regular file only (never /dev/zero or a FIFO, which would read forever or block), its size checked first.
 function readTokenizerFile(path: string): Uint8Array {
   if (!existsSync(path)) fail(`tokenizer file ${path} does not exist`, 'usage');
   try {
+    const st = statSync(path);
+    if (!st.isFile()) fail(`tokenizer file ${path} is not a regular file`, 'usage');
+    if (st.size > MAX_TOKENIZER_FILE_BYTES) {
+      fail(`tokenizer file ${path} is ${st.size} bytes, more than the ${MAX_TOKENIZER_FILE_BYTES} a tokenizer file may be`, 'usage');
+    }
     return readFileSync(path);
   } catch (e) {
+    if (e instanceof DecomcamError) throw e;
     return fail(`cannot read tokenizer file ${path}: ${(e as Error).message}`, 'usage');
   }
 }

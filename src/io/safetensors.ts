@@ -5,7 +5,7 @@
 // one buffer where alignment allows (else a single copy of that tensor).
 
 import { readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
-import { DecomcamError, fail } from '../errors.js';
+import { DecomcamError, describeJson, fail } from '../errors.js';
 import { numel, tensor, type Tensor } from '../tensor/tensor.js';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.js';
 
@@ -39,25 +39,6 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 
 function isDType(s: unknown): s is StDType {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
-}
-
-// A short, bounded description of a header value for an error message: a hostile header may hold a value
-// nested 10,000 deep (JSON.stringify would overflow the stack) or megabytes long. Missing values say so;
-// numbers JSON cannot hold (1e400 parses to Infinity) are shown as what they became.
-export function describeJson(v: unknown, depth = 0): string {
-  if (v === undefined) return 'missing';
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 37) + '...' : v);
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : `${v} (a number too large for a double)`;
-  if (typeof v !== 'object' || v === null) return String(v);
-  if (Array.isArray(v)) {
-    if (depth >= 2) return v.length === 0 ? '[]' : '[...]';
-    const items = v.slice(0, 6).map((x) => describeJson(x, depth + 1));
-    return `[${items.join(', ')}${v.length > 6 ? `, ... (${v.length} items)` : ''}]`;
-  }
-  const keys = Object.keys(v);
-  if (depth >= 2) return keys.length === 0 ? '{}' : '{...}';
-  const items = keys.slice(0, 4).map((k) => `${describeJson(k)}: ${describeJson((v as Record<string, unknown>)[k], depth + 1)}`);
-  return `{${items.join(', ')}${keys.length > 4 ? `, ... (${keys.length} keys)` : ''}}`;
 }
 
 // JSON.parse keeps the last of two equal keys silently; safetensors forbids duplicates, so we list the
