@@ -119,3 +119,72 @@ test('hostile PNG: palette indices past PLTE read as grey, as PIL 9.4 gives them
   t.deepEqual([...img.data], [10, 20, 30, 40, 50, 60, 2, 2, 2, 200, 200, 200], 'indices 2 and 200 of a 2-entry palette');
   t.end();
 });
+
+// ---- JPEG ------------------------------------------------------------------------------------------------
+
+// The marker segments before the first scan: [offset, marker, length] (length counts itself, not the marker).
+function segments(b) {
+  const out = [];
+  for (let at = 2; at + 4 <= b.length && b[at] === 0xff;) {
+    const marker = b[at + 1], length = (b[at + 2] << 8) | b[at + 3];
+    out.push([at, marker, length]);
+    if (marker === 0xda) break;
+    at += 2 + length;
+  }
+  return out;
+}
+const segment = (b, marker) => segments(b).find(([, m]) => m === marker);
+function withFrameSize(file, w, h) {
+  const b = Buffer.from(file);
+  const [at] = segment(b, 0xc0) ?? segment(b, 0xc2);
+  b.writeUInt16BE(h, at + 5);
+  b.writeUInt16BE(w, at + 7);
+  return b;
+}
+const without = (b, at, length) => Buffer.concat([b.subarray(0, at), b.subarray(at + 2 + length)]);
+const decodeJ = (b) => decodeImage(new Uint8Array(b), 'hostile.png'); // the name is only what errors quote
+
+test('hostile JPEG: a frame its bytes cannot fill is refused before decoding (a 5 kB 10000×10000 bomb)', (t) => {
+  const file = input('q95_444.jpg');
+  const bomb = withFrameSize(file, 10000, 10000);
+  t.ok(bomb.length < 20000, `the file is ${bomb.length} bytes`);
+  rejects(t, () => decodeJ(bomb), /says 10000×10000 pixels, 1562500 blocks .* fewer than one bit a block/, '10000×10000 4:4:4');
+  t.end();
+});
+
+test('hostile JPEG: a frame whose decode needs more than the memory budget is refused from its header', (t) => {
+  // 5000×5000 at 4:4:4 with 64 kB of (valid, zero) coded data: enough bits, but ≈ 1 GB for jpeg-js's blocks
+  const file = withFrameSize(input('q95_444.jpg'), 5000, 5000);
+  const padded = Buffer.concat([file.subarray(0, file.length - 2), Buffer.alloc(65536), file.subarray(file.length - 2)]);
+  rejects(t, () => decodeJ(padded), /5000×5000 pixels \(1x1,1x1,1x1 sampling\) would need \d+ MiB to decode, more than the 768 MiB/,
+    '25 MP at 4:4:4');
+  t.end();
+});
+
+test('hostile JPEG: broken headers are described in our words, not jpeg-js internals', (t) => {
+  const file = Buffer.from(input('q90_420.jpg'));
+  // no DQT: jpeg-js said "Cannot read properties of undefined (reading '0')"
+  let b = file;
+  for (let s = segment(b, 0xdb); s; s = segment(b, 0xdb)) b = without(b, s[0], s[2]);
+  rejects(t, () => decodeJ(b), /component 1 uses quantization table 0, which no DQT segment before its scan defines/, 'no DQT');
+  // a scan naming a component the frame lacks: jpeg-js said "Cannot set properties of undefined (setting 'huffmanTableDC')"
+  b = Buffer.from(file);
+  const [sos] = segment(b, 0xda);
+  b[sos + 5] = 9;
+  rejects(t, () => decodeJ(b), /scan at byte \d+ names component 9, which the frame header does not define; it defines 1, 2, 3/,
+    'SOS with an unknown component');
+  // a Huffman table whose symbols run past its segment (jpeg-js read on: "Attempt to access memory outside buffer bounds")
+  b = Buffer.from(file);
+  const [dht, , dhtLength] = segment(b, 0xc4);
+  b.writeUInt16BE(dhtLength - 4, dht + 2);
+  rejects(t, () => decodeJ(b), /the 0xc4 segment at byte \d+ is shorter than its Huffman table/, 'DHT shorter than its table');
+  // code lengths that are no prefix code: three 1-bit codes
+  b = Buffer.from(file);
+  b[dht + 5] = 3;
+  rejects(t, () => decodeJ(b), /Huffman code lengths do not form a valid code/, 'three 1-bit Huffman codes');
+  // two frame headers
+  const [sof, , sofLength] = segment(file, 0xc0);
+  b = Buffer.concat([file.subarray(0, sof), file.subarray(sof, sof + 2 + sofLength), file.subarray(sof)]);
+  rejects(t, () => decodeJ(b), /a second frame header/, 'two SOF segments');
+  t.end();
+});

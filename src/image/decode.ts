@@ -28,10 +28,9 @@ export function checkRgbImage(img: RgbImage, what: string): void {
   }
 }
 
-// Larger images are refused before anything is allocated (PIL warns at 89 MP and refuses at 179 MP).
+// Larger images are refused before anything is allocated (PIL warns at 89 MP and refuses at 179 MP). Each
+// decoder also bounds the bytes it allocates: PNG_MAX_DECODE_BYTES (png.ts), JPEG_MAX_DECODE_BYTES (jpeg.ts).
 export const MAX_MEGAPIXELS = 100;
-// jpeg-js's own memory cap: 100 MP × (3 full-size planes + the output) fits.
-const JPEG_MAX_MEMORY_MB = 2048;
 
 const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const JPEG_SOI = Uint8Array.of(0xff, 0xd8, 0xff); // start-of-image, then the first marker's FF
@@ -44,7 +43,7 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
 export function decodeImage(bytes: Uint8Array, source = 'image'): RgbImage {
   if (bytes.length === 0) fail(`${source}: file is empty (expected a PNG or JPEG image)`, 'usage');
   if (startsWith(bytes, PNG_SIGNATURE)) return decodePng(bytes, source, MAX_MEGAPIXELS);
-  if (startsWith(bytes, JPEG_SOI)) return decodeJpeg(bytes, source, MAX_MEGAPIXELS, JPEG_MAX_MEMORY_MB);
+  if (startsWith(bytes, JPEG_SOI)) return decodeJpeg(bytes, source, MAX_MEGAPIXELS);
   if (bytes.length < PNG_SIGNATURE.length && (startsWith(PNG_SIGNATURE, bytes) || startsWith(JPEG_SOI, bytes))) {
     fail(`${source}: truncated file (only ${bytes.length} bytes, the start of a PNG or JPEG signature)`, 'usage');
   }
