@@ -69,7 +69,7 @@ function field(obj: Record<string, unknown>, defaults: Record<string, number | s
 // to 448, vocabularies 49408, contexts 77 to a few hundred), so that a hostile config.json is refused by name
 // before it drives a loop of 10^9 layers or an allocation of terabytes.
 export const CONFIG_LIMITS = {
-  width: 16384, mlpWidth: 65536, layers: 1024, heads: 1024, imageSize: 8192, patchSize: 8192, channels: 3,
+  width: 16384, mlpWidth: 65536, layers: 1024, heads: 1024, imageSize: 8192, patchSize: 8192,
   contextLength: 65536, vocabSize: 2 ** 21, embedDim: 16384,
 } as const;
 // Parameters of a whole model (float32: 16 GiB). loadClip checks a checkpoint's shapes before allocating, so
