@@ -230,7 +230,7 @@ export function checkCheckpoint(
   }
   const extra = [...tensors.keys()].filter((k) => !used.has(k) && !ignorable(k));
   if (extra.length > 0) {
-    const list = extra.slice(0, 5).map((k) => `"${k}"`).join(', ');
+    const list = extra.slice(0, 5).map((k) => JSON.stringify(k.length > 200 ? k.slice(0, 197) + '...' : k)).join(', ');
     fail(`${source} holds ${extra.length} tensor(s) that ${configSource} does not describe: ${list}` +
       `${extra.length > 5 ? ', …' : ''} (does the configuration match the checkpoint?)`);
   }

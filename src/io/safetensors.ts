@@ -41,6 +41,11 @@ function isDType(s: unknown): s is StDType {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
 }
 
+// A tensor name in a message: whole up to 200 characters (real names are under 100), cut beyond.
+function quoteName(name: string): string {
+  return JSON.stringify(name.length > 200 ? name.slice(0, 197) + '...' : name);
+}
+
 // JSON.parse keeps the last of two equal keys silently; safetensors forbids duplicates, so we list the
 // top-level keys of the header ourselves (a small scanner that only tracks strings and nesting depth).
 function topLevelKeys(text: string): string[] {
@@ -129,7 +134,7 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
   const keys = topLevelKeys(text);
   const seen = new Set<string>();
   for (const k of keys) {
-    if (seen.has(k)) fail(`${where}: duplicate tensor name ${describeJson(k)} in the header`);
+    if (seen.has(k)) fail(`${where}: duplicate tensor name ${quoteName(k)} in the header`);
     seen.add(k);
   }
 
@@ -150,7 +155,7 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
       metadata = info as Record<string, string>;
       continue;
     }
-    const tensorName = `tensor ${describeJson(name)}`;
+    const tensorName = `tensor ${quoteName(name)}`;
     if (info === null || typeof info !== 'object' || Array.isArray(info)) {
       fail(`${where}: ${tensorName}: entry must be an object {dtype, shape, data_offsets}, got ${describeJson(info)}`);
     }
@@ -181,8 +186,8 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of sorted) {
-    if (e.begin < cursor) fail(`${where}: tensor ${describeJson(e.name)} at [${e.begin}, ${e.end}] overlaps the tensor before it (which ends at ${cursor})`);
-    if (e.begin > cursor) fail(`${where}: gap of ${e.begin - cursor} bytes before tensor ${describeJson(e.name)} at offset ${e.begin}`);
+    if (e.begin < cursor) fail(`${where}: tensor ${quoteName(e.name)} at [${e.begin}, ${e.end}] overlaps the tensor before it (which ends at ${cursor})`);
+    if (e.begin > cursor) fail(`${where}: gap of ${e.begin - cursor} bytes before tensor ${quoteName(e.name)} at offset ${e.begin}`);
     cursor = e.end;
   }
   if (cursor !== dataLen) fail(`${where}: ${dataLen - cursor} bytes after the last tensor are not described by the header`);
