@@ -115,7 +115,7 @@ test('hostile tokenizer: truncate stops reading once the row is full', (t) => {
   t.end();
 });
 
-test('hostile tokenizer: contextLength is bounded before anything is allocated', (t) => {
+test('hostile tokenizer: contextLength and the text length are bounded before anything is allocated', (t) => {
   const tok = ClipTokenizer.fromFiles(join(fixturesDir, 'tokenizer_small', 'vocab.json'),
     join(fixturesDir, 'tokenizer_small', 'merges.txt'));
   throwsDecomcam(t, () => tok.tokenize('cat', 2 ** 31), /contextLength is 2147483648; expected an integer from 2 to/,
@@ -123,5 +123,7 @@ test('hostile tokenizer: contextLength is bounded before anything is allocated',
   throwsDecomcam(t, () => tok.tokenize('cat', 1e300), /contextLength is 1e\+300/, '1e300');
   throwsDecomcam(t, () => tok.tokenize('cat', Infinity), /contextLength is Infinity/, 'Infinity');
   t.equal(tok.tokenize('cat', 300).length, 300, 'a long-context row (300) is fine');
+  throwsDecomcam(t, () => tok.tokenize('a'.repeat((1 << 21) + 1), 77, { truncate: true }),
+    /text is 2097153 characters, more than the 2097152 the tokenizer reads/, 'a text past 2M characters, before clean-up');
   t.end();
 });

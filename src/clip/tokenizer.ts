@@ -114,6 +114,9 @@ function quote(text: string): string {
 const MAX_CACHED_WORD = 256;
 // The longest row tokenize() makes: CLIP uses 77, long-context variants a few hundred; 2^31 would be 8 GB.
 export const MAX_CONTEXT_LENGTH = 65536;
+// The longest text encode() reads: 2M characters (up to 6 MB of UTF-8, ~0.3 GB of BPE state for one word
+// without spaces). A prompt is a few hundred characters; this only keeps a pasted file from filling memory.
+export const MAX_TEXT_CHARS = 2 ** 21;
 // The most merges a tokenizer may list (CLIP has 48894; large LLM vocabularies a few hundred thousand).
 const MAX_MERGES = 2 ** 21;
 
@@ -421,7 +424,11 @@ export class ClipTokenizer {
       fail(`text ${quote(text)} has an unpaired UTF-16 surrogate at index ${lone.index}, which UTF-8 cannot encode`, 'usage');
     }
     const ids: number[] = [];
-    for (const token of preSplit(cleanText(text))) {
+    if (text.length > MAX_TEXT_CHARS) {
+      fail(`text is ${text.length} characters, more than the ${MAX_TEXT_CHARS} the tokenizer reads (CLIP reads ` +
+        `${CONTEXT_LENGTH} tokens, a few hundred characters): pass a shorter text`, 'usage');
+    }
+    for (const [token] of cleanText(text).matchAll(SPLIT)) { // lazily: a truncated row stops early
       for (const sym of this.bpe(UTF8.encode(token))) {
         const id = this.encoder.get(sym) ?? fail(`the word ${quote(token)} needs the BPE symbol ${quote(sym)}, ` +
           `which this vocabulary (${this.encoder.size} tokens) lacks: the model cannot read this text; ` +
