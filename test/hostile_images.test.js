@@ -7,7 +7,7 @@ import test from 'tape';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
-import { decodeImage } from '../dist/image/decode.js';
+import { decodeImage, loadImage } from '../dist/image/decode.js';
 import { readSafetensors } from '../dist/io/safetensors.js';
 import { DecomcamError } from '../dist/errors.js';
 import { assertClose, fixturesDir } from './helpers/compare.js';
@@ -186,5 +186,14 @@ test('hostile JPEG: broken headers are described in our words, not jpeg-js inter
   const [sof, , sofLength] = segment(file, 0xc0);
   b = Buffer.concat([file.subarray(0, sof), file.subarray(sof, sof + 2 + sofLength), file.subarray(sof)]);
   rejects(t, () => decodeJ(b), /a second frame header/, 'two SOF segments');
+  t.end();
+});
+
+test('hostile images: loadImage reads regular files only', (t) => {
+  for (const [path, re] of [['/dev/zero', /is not a regular file/], ['/tmp', /is a directory/]]) {
+    try { loadImage(path); t.fail(`${path}: read`); } catch (e) {
+      t.ok(e instanceof DecomcamError && re.test(e.message) && e.message.includes(path), `${path}: ${e.message}`);
+    }
+  }
   t.end();
 });

@@ -3,8 +3,8 @@
 // ±3 levels of libjpeg-turbo, mostly equal). Bad input — empty, unknown format, corrupt, truncated, too large — is a
 // DecomcamError (code 'usage') that names the file and the problem. RgbImage.data is (H, W, 3) uint8.
 
-import { readFileSync } from 'node:fs';
-import { fail } from '../errors.js';
+import { readFileSync, statSync } from 'node:fs';
+import { DecomcamError, fail } from '../errors.js';
 import { decodeJpeg } from './jpeg.js';
 import { decodePng } from './png.js';
 
@@ -52,11 +52,23 @@ export function decodeImage(bytes: Uint8Array, source = 'image'): RgbImage {
     'supported: convert the image to PNG)', 'usage');
 }
 
+// The largest image file read (a 100 MP PNG stored uncompressed is 300 MB; real files are far smaller).
+export const MAX_IMAGE_FILE_BYTES = 512 * 2 ** 20;
+
 export function loadImage(path: string): RgbImage {
   let bytes: Uint8Array;
   try {
+    // regular files only, sized before reading: /dev/zero would read until memory runs out, a FIFO block forever
+    const st = statSync(path);
+    if (!st.isFile()) {
+      fail(`image "${path}": ${st.isDirectory() ? 'is a directory, not an image file' : 'is not a regular file (a device, FIFO or socket)'}`, 'usage');
+    }
+    if (st.size > MAX_IMAGE_FILE_BYTES) {
+      fail(`image "${path}": the file is ${st.size} bytes, more than the ${MAX_IMAGE_FILE_BYTES} this library reads`, 'usage');
+    }
     bytes = readFileSync(path);
   } catch (e) {
+    if (e instanceof DecomcamError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not an image file'
       : `cannot be read (${(e as Error).message})`;
