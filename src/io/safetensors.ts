@@ -4,7 +4,8 @@
 // tensor is read. F16 and BF16 are widened to Float32Array on read; other dtypes are views over the file's
 // one buffer where alignment allows (else a single copy of that tensor).
 
-import { readFileSync, renameSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
 import { DecomcamError, describeJson, fail } from '../errors.js';
 import { numel, tensor, type Tensor } from '../tensor/tensor.js';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.js';
@@ -275,17 +276,8 @@ export function serializeSafetensors(
   return out;
 }
 
-// Whole or not at all: written to a temporary file beside the target, then renamed over it.
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* nothing was written */ }
-    fail(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
+// Whole or not at all: io/atomic.ts, the one home of the staged writer (re-exported for older imports).
+export { writeFileAtomic };
 
 export function writeSafetensors(
   path: string, tensors: Map<string, StTensor> | Record<string, StTensor>, metadata?: Record<string, string> | null): void {
