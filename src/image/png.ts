@@ -109,25 +109,56 @@ function inflateImageData(idat: Uint8Array, expected: number, source: string): U
   return out.subarray(0, expected);
 }
 
-// PNG's five row filters undone in place; `prev` is the row above in the same pass (unfiltered), or null.
-function unfilterRow(row: Uint8Array, prev: Uint8Array | null, filter: number, bpp: number): void {
-  const n = row.length;
+// PNG's five row filters undone in place: the row is raw[at, at + n), the row above in the same pass (already
+// unfiltered) starts at `prev` (-1 for the first row), bpp = the byte distance to "the pixel to the left".
+function unfilterRow(raw: Uint8Array, at: number, prev: number, n: number, filter: number, bpp: number): void {
   switch (filter) {
     case 0: return;
-    case 1: for (let i = bpp; i < n; i++) row[i] = (row[i] + row[i - bpp]) & 255; return;
-    case 2: if (prev) for (let i = 0; i < n; i++) row[i] = (row[i] + prev[i]) & 255; return;
+    case 1: for (let i = bpp; i < n; i++) raw[at + i] = (raw[at + i] + raw[at + i - bpp]) & 255; return;
+    case 2: if (prev >= 0) for (let i = 0; i < n; i++) raw[at + i] = (raw[at + i] + raw[prev + i]) & 255; return;
     case 3:
       for (let i = 0; i < n; i++) {
-        const left = i >= bpp ? row[i - bpp] : 0, up = prev ? prev[i] : 0;
-        row[i] = (row[i] + ((left + up) >> 1)) & 255;
+        const left = i >= bpp ? raw[at + i - bpp] : 0, up = prev >= 0 ? raw[prev + i] : 0;
+        raw[at + i] = (raw[at + i] + ((left + up) >> 1)) & 255;
       }
       return;
     case 4:
       for (let i = 0; i < n; i++) {
-        const a = i >= bpp ? row[i - bpp] : 0, b = prev ? prev[i] : 0, c = i >= bpp && prev ? prev[i - bpp] : 0;
+        const a = i >= bpp ? raw[at + i - bpp] : 0, b = prev >= 0 ? raw[prev + i] : 0;
+        const c = i >= bpp && prev >= 0 ? raw[prev + i - bpp] : 0;
         const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
-        row[i] = (row[i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
+        raw[at + i] = (raw[at + i] + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
       }
+  }
+}
+
+// One unfiltered row of w pixels (from raw[at]) → RGB at out[o], out[o + step], … The 8-bit result of every
+// sample value is looked up in `to8` (grey or RGB samples) or `palette` (768 bytes: PLTE, then PIL's grey).
+function rowToRgb(raw: Uint8Array, at: number, w: number, out: Uint8Array, o: number, step: number,
+  colorType: number, depth: number, channels: number, to8: Uint8Array, palette: Uint8Array): void {
+  if (depth < 8) { // grey or palette, packed from the high bits
+    const mask = (1 << depth) - 1;
+    for (let c = 0; c < w; c++, o += step) {
+      const bit = c * depth;
+      const v = (raw[at + (bit >> 3)] >> (8 - depth - (bit & 7))) & mask;
+      if (colorType === 3) { out[o] = palette[3 * v]; out[o + 1] = palette[3 * v + 1]; out[o + 2] = palette[3 * v + 2]; }
+      else { const g = to8[v]; out[o] = g; out[o + 1] = g; out[o + 2] = g; }
+    }
+    return;
+  }
+  const bytes = depth >> 3; // 1 or 2 bytes a sample; 16-bit samples are big-endian
+  for (let c = 0, p = at; c < w; c++, o += step, p += channels * bytes) {
+    if (colorType === 3) {
+      const v = raw[p];
+      out[o] = palette[3 * v]; out[o + 1] = palette[3 * v + 1]; out[o + 2] = palette[3 * v + 2];
+    } else if (colorType === 0 || colorType === 4) {
+      const g = bytes === 1 ? to8[raw[p]] : colorType === 0 ? (raw[p] > 0 ? 255 : raw[p + 1]) : raw[p]; // "I" clips; LA keeps the high byte
+      out[o] = g; out[o + 1] = g; out[o + 2] = g;
+    } else if (bytes === 1) {
+      out[o] = raw[p]; out[o + 1] = raw[p + 1]; out[o + 2] = raw[p + 2];
+    } else { // 16-bit RGB/RGBA: the high byte
+      out[o] = raw[p]; out[o + 1] = raw[p + 2]; out[o + 2] = raw[p + 4];
+    }
   }
 }
 
@@ -173,43 +204,25 @@ export function decodePng(bytes: Uint8Array, source: string, maxMegapixels: numb
   const raw = inflateImageData(idat, expected, source);
 
   const out = new Uint8Array(width * height * 3);
-  const to8 = sampleTo8Bit(colorType, depth);
-  const plte = chunks.palette ?? new Uint8Array(0);
-  const entries = Math.floor(plte.length / 3);
+  // lookup tables: an 8-bit (or narrower) sample → 0..255; a palette index → RGB (PLTE, then PIL's grey)
+  const to8 = new Uint8Array(256);
+  const convert = sampleTo8Bit(colorType, Math.min(depth, 8));
+  for (let v = 0; v < 1 << Math.min(depth, 8); v++) to8[v] = convert(v);
+  const palette = new Uint8Array(768);
+  for (let i = 0; i < 256; i++) palette.fill(i, 3 * i, 3 * i + 3);
+  if (chunks.palette) palette.set(chunks.palette.subarray(0, Math.min(768, chunks.palette.length - (chunks.palette.length % 3))));
   const bpp = Math.max(1, bitsPerPixel >> 3); // the filter's byte distance to "the pixel to the left"
   let at = 0;
   for (const pass of passes) {
-    let prev: Uint8Array | null = null;
+    let prev = -1;
     for (let r = 0; r < pass.h; r++) {
       const filter = raw[at];
-      if (filter > 4) {
-        bad(source, `corrupt PNG (row ${r} of its image data has filter type ${filter}; PNG defines 0-4)`);
-      }
-      const row = raw.subarray(at + 1, at + 1 + pass.rowBytes);
-      unfilterRow(row, prev, filter, bpp);
-      prev = row;
-      at += 1 + pass.rowBytes;
+      if (filter > 4) bad(source, `corrupt PNG (row ${r} of its image data has filter type ${filter}; PNG defines 0-4)`);
+      unfilterRow(raw, at + 1, prev, pass.rowBytes, filter, bpp);
       const y = pass.y0 + r * pass.dy;
-      for (let c = 0; c < pass.w; c++) {
-        const o = (y * width + pass.x0 + c * pass.dx) * 3;
-        // sample k of this pixel at the file's depth
-        const sample = (k: number): number => {
-          if (depth === 16) { const i = (c * channels + k) * 2; return (row[i] << 8) | row[i + 1]; }
-          if (depth === 8) return row[c * channels + k];
-          const bit = c * depth; // 1/2/4-bit: grey or palette, one sample, packed from the high bits
-          return (row[bit >> 3] >> (8 - depth - (bit & 7))) & ((1 << depth) - 1);
-        };
-        if (colorType === 3) {
-          const i = sample(0);
-          if (i < entries) { out[o] = plte[3 * i]; out[o + 1] = plte[3 * i + 1]; out[o + 2] = plte[3 * i + 2]; }
-          else { out[o] = i; out[o + 1] = i; out[o + 2] = i; } // PIL's default palette: grey
-        } else if (colorType === 0 || colorType === 4) {
-          const g = to8(sample(0));
-          out[o] = g; out[o + 1] = g; out[o + 2] = g;
-        } else {
-          out[o] = to8(sample(0)); out[o + 1] = to8(sample(1)); out[o + 2] = to8(sample(2));
-        }
-      }
+      rowToRgb(raw, at + 1, pass.w, out, (y * width + pass.x0) * 3, pass.dx * 3, colorType, depth, channels, to8, palette);
+      prev = at + 1;
+      at += 1 + pass.rowBytes;
     }
   }
   return { width, height, data: out };
