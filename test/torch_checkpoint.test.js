@@ -119,6 +119,26 @@ test('explain.js --model FILE.pt runs on the TorchScript fixture', (t) => {
   t.end();
 });
 
+test('convert.js: a TorchScript .pt into safetensors folders (HF names F32, OpenAI names F16) that load to the same parameters', (t) => {
+  const tool = join(repoRoot, 'tools', 'convert.js');
+  const src = join(TINY, 'ViT-tiny.pt');
+  const want = loadClip(src).params.data;
+  for (const [names, dtype] of [['hf', 'F32'], ['openai', 'F16']]) {
+    const out = join(tmp, `converted-${names}`);
+    const r = spawnSync(process.execPath, [tool, src, out, '--names', names, '--dtype', dtype], { encoding: 'utf8' });
+    t.equal(r.status, 0, `--names ${names} --dtype ${dtype}: exit 0 (${r.stderr.trim().split('\n').pop()})`);
+    const m = loadClip(out);
+    t.equal(firstDiff(m.params.data, want), null, `--names ${names} --dtype ${dtype}: loadClip(${names === 'hf' ? 'config.json + model.safetensors' : 'ViT-tiny.safetensors'}) gives every parameter bit for bit`);
+    t.ok(m.tokenizer !== null, '  and the tokenizer files came along');
+  }
+  const r = spawnSync(process.execPath, [tool, src, join(tmp, 'converted-hf')], { encoding: 'utf8' });
+  t.ok(r.status === 2 && /already exists and is not an empty folder/.test(r.stderr), `an existing folder is refused, exit 2: ${r.stderr.trim()}`);
+  const bad = spawnSync(process.execPath, [tool, join(fixturesDir, 'torch_hostile.pt'), join(tmp, 'never')], { encoding: 'utf8' });
+  t.ok(bad.status === 1 && /refusing global os\.system/.test(bad.stderr) && !existsSync(join(tmp, 'never')),
+    `a hostile file: exit 1, one line, nothing written: ${bad.stderr.trim()}`);
+  t.end();
+});
+
 // ---- archives built byte by byte ----------------------------------------------------------------------
 
 const enc = new TextEncoder();

@@ -65,9 +65,8 @@ function resolveGlobal(module: string, name: string, where: string): PickleGloba
   }
   if (module === 'torch' && Object.prototype.hasOwnProperty.call(DTYPE_NAMES, name)) return new PickleGlobal(module, name, 'dtype', DTYPE_NAMES[name]);
   if (module === '__torch__' || module.startsWith('__torch__.')) return new PickleGlobal(module, name, 'class');
-  const hint = module.startsWith('torch') ? '' : ' (a pickle naming a Python class or function would run code to load;' +
-    ' if this is a whole model saved with torch.save(model), save model.state_dict() instead)';
-  fail(`${where}: refusing global ${q}: not a tensor, storage or container torch writes${hint}`);
+  const hint = module.startsWith('torch') ? '' : '; if the file is a whole model saved with torch.save(model), save model.state_dict() instead';
+  fail(`${where}: refusing global ${q}: a checkpoint needs only torch's tensor, storage and container globals, and loading this one would run Python code${hint}`);
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);

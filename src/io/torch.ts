@@ -146,7 +146,7 @@ function walkModule(zip: ZipArchive, prefix: string, obj: PickleObject, path: st
   cache: Map<string, Set<string> | null>, seen: Set<PickleObject>, where: string): void {
   if (seen.has(obj)) return; // a module reachable twice (shared) is named once, at its first path
   seen.add(obj);
-  if (seen.size > 1_000_000 || path.split('.').length > MAX_MODULE_DEPTH) fail(`${where}: module tree nested too deep at "${path}"`);
+  if (seen.size > 1_000_000 || path.split('.').length > MAX_MODULE_DEPTH) fail(`${where}: module tree nested more than ${MAX_MODULE_DEPTH} levels deep (at "${path.slice(0, 60)}…")`);
   if (!(obj.state instanceof Map)) fail(`${where}: module ${obj.className} at "${path || '<root>'}" has state ${describe(obj.state)}, expected its attributes`);
   const declared = declaredState(zip, prefix, obj.className, cache);
   for (const [k, v] of obj.state) {
