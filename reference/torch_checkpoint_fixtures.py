@@ -12,6 +12,8 @@ One seeded tiny CLIP (clip_model.seeded_clip, seed 20) written five ways into re
 plus torch_tiny.json (versions, config, what each file holds). Every file is well under 1 MB.
 
   /usr/bin/python3 reference/torch_checkpoint_fixtures.py
+  /usr/bin/python3 reference/torch_checkpoint_fixtures.py --bench DIR   # for tools/bench_load.js: DIR/ViT-B-16.safetensors
+      (OpenAI names, float32) -> DIR/ViT-B-16-fp16.pt (torch.save, float16) and DIR/ViT-B-16-jit.pt (TorchScript, float16)
 """
 import io
 import json
@@ -227,5 +229,24 @@ def main():
             print(f'{os.path.join(root, fn)}: {os.path.getsize(os.path.join(root, fn))} bytes')
 
 
+def bench(folder):
+    from clip_model import vit_b16_config
+    tensors, _ = st.load(os.path.join(folder, 'ViT-B-16.safetensors'))
+    sd = OrderedDict((k, torch.from_numpy(v).half()) for k, v in tensors.items())
+    torch.save(sd, os.path.join(folder, 'ViT-B-16-fp16.pt'))
+    m = OpenAiClip(vit_b16_config())
+    missing, unexpected = m.load_state_dict(sd, strict=False)
+    assert not unexpected and set(missing) == {'input_resolution', 'context_length', 'vocab_size'}, (missing, unexpected)
+    m = m.half()
+    for blk in m.transformer.resblocks:
+        blk.attn_mask = blk.attn_mask.half()
+    torch.jit.save(torch.jit.script(m), os.path.join(folder, 'ViT-B-16-jit.pt'))
+    for f in ['ViT-B-16-fp16.pt', 'ViT-B-16-jit.pt']:
+        print(f'wrote {os.path.join(folder, f)} ({os.path.getsize(os.path.join(folder, f)) / 1e6:.0f} MB)')
+
+
 if __name__ == '__main__':
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == '--bench':
+        bench(sys.argv[2])
+    else:
+        main()

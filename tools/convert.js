@@ -5,8 +5,9 @@
 // --names hf (default): config.json + model.safetensors with Hugging Face names; --names openai: one
 // <name>.safetensors with openai/CLIP's names (its configuration is then inferred from shapes, as OpenAI's is).
 // The tokenizer files (from --vocab, or beside IN) are copied along. The folder is written whole or not at all.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runMain, parseArgs, helpText, packageVersion, UsageError, writeOutputsAtomically } from './lib/cli.js';
 import { loadClip } from '../dist/clip/load.js';
 import { hfPartShape } from '../dist/clip/weights.js';
@@ -24,7 +25,7 @@ const TOKENIZER_FILES = [['vocab.json', 'merges.txt'], ['bpe_simple_vocab_16e6.t
 const log = (msg) => process.stderr.write(`${msg}\n`);
 
 // HF CLIPConfig fields for our configuration (the ones parseHfConfig reads).
-function hfConfig(c) {
+export function hfConfig(c) {
   const tower = (t) => ({ hidden_size: t.width, intermediate_size: t.mlpWidth, num_hidden_layers: t.layers,
     num_attention_heads: t.heads, hidden_act: t.act, layer_norm_eps: t.eps });
   return {
@@ -35,7 +36,7 @@ function hfConfig(c) {
 }
 
 // The model's parameters under checkpoint names: HF splits qkv into q, k, v; OpenAI stores projections (width, E).
-function checkpointTensors(model, names, dtype) {
+export function checkpointTensors(model, names, dtype) {
   const tensors = new Map();
   for (const s of model.params.specs) {
     const view = model.params.views.get(s.name);
@@ -102,4 +103,5 @@ async function main(argv) {
     `in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 }
 
-runMain('convert', main);
+// (run as a command, also through the decomcam-convert link; imported by tools/bench_load.js for its helpers)
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) runMain('convert', main);
