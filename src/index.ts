@@ -10,6 +10,7 @@ export { seededUniform } from './tensor/rng.js';
 export {
   type StDType, type StTensor, type StFile, readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, getTensor,
 } from './io/safetensors.js';
+export { writeFileAtomic, writeFilesAtomic } from './io/atomic.js';
 
 // images
 export { type RgbImage, decodeImage, loadImage, encodePng } from './image/decode.js';

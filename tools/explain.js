@@ -4,18 +4,21 @@
 //   node tools/explain.js                                   # the shipped model and sample scene
 //   node tools/explain.js --image cat.jpg --text "a cat" --text "a dog" --model ~/clip-vit-b16
 // Progress and timings go to stderr; --json prints result.json on stdout. Exit 2: usage, 1: runtime.
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { runMain, parseArgs, helpText, packageVersion, UsageError, writeOutputsAtomically, repoRoot } from './lib/cli.js';
-import { explain, camMethods } from '../dist/cam/explain.js';
-import { presets } from '../dist/cam/decomcam.js';
-import { loadClip } from '../dist/clip/load.js';
-import { loadImage, encodePng } from '../dist/image/decode.js';
-import { applyJet, overlay } from '../dist/image/colormap.js';
-import { serializeSafetensors } from '../dist/io/safetensors.js';
+import {
+  explain, camMethods, presets, loadClip, decodeImage, encodePng, applyJet, overlay, serializeSafetensors,
+} from 'decomcam';
 import { chooseBackend, backendNames } from './lib/backend.js';
+import { checkModelFiles, readRegularFile, checkOutputsSpareInputs, MAX_IMAGE_BYTES, MAX_TEXT_BYTES } from './lib/files.js';
 
 const DEFAULT_MODEL = join(repoRoot, 'weights', 'tiny-clip');
+// σ in pixels of the model's input (224 for ViT-B/16): beyond ~S/2 the blur is already nearly flat; the kernel
+// has 8σ+1 taps, so a bound keeps it to seconds (σ 1e6 would take hours, σ 1e9 cannot be allocated).
+const MAX_SIGMA = 1000;
+// The files written per text (components.png only for DecomCAM), checked against the inputs before any work.
+const PER_TEXT_FILES = ['overlay.png', 'map.png', 'maps.safetensors', 'components.png'];
 
 const SPEC = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'CLIP model folder (HF config.json + model.safetensors, or OpenAI-named .safetensors)' },
@@ -27,7 +30,7 @@ const SPEC = {
   layer: { type: 'string', help: 'target layer, e.g. vision.blocks.-1.ln_1 (default), vision.blocks.5.ln_2, vision.blocks.10' },
   components: { type: 'int', min: 1, help: 'Q, the number of OSSMs kept (default 10)' },
   'top-p': { type: 'int', min: 1, help: 'P, the channels kept by gradient weight (default 500; clamped to the width)' },
-  sigma: { type: 'float', min: 0, help: 'σ of the Gaussian blur the masks perturb against (default 10)' },
+  sigma: { type: 'float', min: 0, max: MAX_SIGMA, maxWhy: 'a blur that wide leaves only the image mean; its kernel would take minutes', help: 'σ of the Gaussian blur the masks perturb against (default 10)' },
   dtype: { type: 'string', default: 'float32', choices: ['float32', 'float64'], help: 'arithmetic precision (float64: the test oracle)' },
   backend: { type: 'string', default: 'auto', choices: backendNames(), help: 'compute backend: auto (the fastest that works here) or one by name' },
   out: { type: 'string', default: './decomcam-out', help: 'output folder' },
@@ -92,7 +95,12 @@ async function main(argv) {
   if (opts.version) { console.log(`decomcam ${packageVersion()}`); return; }
   const t0 = performance.now();
 
-  if (!existsSync(opts.model)) throw new UsageError(`model folder ${opts.model} does not exist (give --model DIR with config.json + model.safetensors)`);
+  // every file named or implied is checked before any is read: regular files, under a size limit
+  const modelFiles = checkModelFiles(opts.model, `--model ${opts.model}`);
+  const outWhat = `--out ${opts.out}`;
+  if (existsSync(opts.out) && !statSync(opts.out).isDirectory()) {
+    throw new UsageError(`${outWhat} is an existing file, not a folder: give a folder name (it is made if missing)`);
+  }
   // the image and texts: defaults from the model folder's sample.json
   let imagePath = opts.image;
   let texts = opts.text;
@@ -101,16 +109,28 @@ async function main(argv) {
     if (!existsSync(samplePath)) {
       throw new UsageError(`${!imagePath ? '--image' : '--text'} is required: ${opts.model} has no sample.json giving a default`);
     }
-    const sample = JSON.parse(readFileSync(samplePath, 'utf8'));
-    if (!imagePath) imagePath = join(opts.model, sample.image);
-    if (texts.length === 0) texts = [sample.text];
+    const bytes = readRegularFile(samplePath, samplePath, MAX_TEXT_BYTES);
+    let sample;
+    try {
+      sample = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new UsageError(`${samplePath} is not valid JSON (${e.message}): fix it, or give --image and --text`);
+    }
+    const field = (k) => {
+      if (typeof sample?.[k] !== 'string' || sample[k] === '') throw new UsageError(`${samplePath} has no "${k}" string: fix it, or give --${k}`);
+      return sample[k];
+    };
+    if (!imagePath) imagePath = join(opts.model, field('image'));
+    if (texts.length === 0) texts = [field('text')];
   }
   for (const t of texts) {
     if (t.trim() === '') throw new UsageError('--text is empty: give the words to explain, e.g. --text "a red circle"');
   }
-  if (!existsSync(imagePath)) throw new UsageError(`image ${imagePath} does not exist`);
-  if (statSync(imagePath).isDirectory()) throw new UsageError(`image ${imagePath} is a folder, not an image file`);
-  const image = loadImage(imagePath);
+  // nothing the user gave is ever overwritten: no output may land on the image or a model file
+  const outNames = ['result.json', ...texts.flatMap((t, i) => PER_TEXT_FILES.map((f) => `${slug(t, i)}/${f}`))];
+  checkOutputsSpareInputs(opts.out, outNames, [imagePath, ...modelFiles], outWhat);
+  const imageWhat = opts.image ? `--image ${imagePath}` : `the sample image ${imagePath}`;
+  const image = decodeImage(readRegularFile(imagePath, imageWhat, MAX_IMAGE_BYTES), `image "${imagePath}"`);
   const tImage = performance.now() - t0;
   log(`image ${imagePath} (${image.width}×${image.height}); ${texts.length} text${texts.length > 1 ? 's' : ''}; method ${opts.method}, preset ${opts.preset}`);
 
@@ -179,10 +199,8 @@ async function main(argv) {
   };
   const json = JSON.stringify(result, null, 2);
   files['result.json'] = `${json}\n`;
-  if (files[basename(imagePath)] && resolve(opts.out, basename(imagePath)) === resolve(imagePath)) {
-    throw new UsageError(`--out ${opts.out} would overwrite the input image ${imagePath}`);
-  }
-  writeOutputsAtomically(opts.out, files);
+  checkOutputsSpareInputs(opts.out, Object.keys(files), [imagePath, ...modelFiles], outWhat); // again: the files are known now
+  writeOutputsAtomically(opts.out, files, outWhat);
 
   for (const r of perText) {
     log(`"${r.text}": score ${round(r.score, 5)}, cosine ${round(r.cosine, 5)}${r.weights ? `, weights [${r.weights.map((w) => w.toFixed(3)).join(' ')}]` : ''}`);

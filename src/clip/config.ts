@@ -5,7 +5,7 @@
 //   D width · H heads · hd = D/H · F MLP width · L layers · E joint embedding
 //   T text length (≤ context) · V vocab · Bt texts
 
-import { fail } from '../errors.js';
+import { describeJson, fail } from '../errors.js';
 import type { Activation } from '../nn/gelu.js';
 
 export interface TowerConfig {
@@ -65,23 +65,42 @@ function field(obj: Record<string, unknown>, defaults: Record<string, number | s
   return key in obj ? obj[key] : defaults[key];
 }
 
-function int(obj: Record<string, unknown>, defaults: Record<string, number | string>, key: string,
-  where: string): number {
-  const v = field(obj, defaults, key);
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    fail(`${where}.${key} is ${JSON.stringify(v)}, expected a positive integer`);
-  }
+// Upper bounds on every size, far above any CLIP (ViT-bigG: width 1664, MLP 8192, 48 layers, 16 heads; images up
+// to 448, vocabularies 49408, contexts 77 to a few hundred), so that a hostile config.json is refused by name
+// before it drives a loop of 10^9 layers or an allocation of terabytes.
+export const CONFIG_LIMITS = {
+  width: 16384, mlpWidth: 65536, layers: 1024, heads: 1024, imageSize: 8192, patchSize: 8192,
+  contextLength: 65536, vocabSize: 2 ** 21, embedDim: 16384,
+} as const;
+// Parameters of a whole model (float32: 16 GiB). loadClip checks a checkpoint's shapes before allocating, so
+// this only stops a configuration that no checkpoint backs (e.g. the seeded model) from asking for terabytes.
+export const MAX_PARAMETERS = 2 ** 32;
+
+// A positive integer no larger than `max`; messages name the field and say why the value is refused.
+function positiveInt(v: unknown, max: number, name: string): number {
+  if (typeof v !== 'number') fail(`${name} is ${describeJson(v)}, expected a positive integer`);
+  if (!Number.isFinite(v)) fail(`${name} is ${v}: not a finite number (JSON cannot hold it), expected a positive integer`);
+  if (!Number.isInteger(v) || v <= 0) fail(`${name} is ${v}, expected a positive integer`);
+  if (v > max) fail(`${name} is ${v}, more than ${max}, the largest this library accepts (is the file damaged?)`);
   return v;
+}
+
+function int(obj: Record<string, unknown>, defaults: Record<string, number | string>, key: string,
+  where: string, max: number): number {
+  return positiveInt(field(obj, defaults, key), max, `${where}.${key}`);
 }
 
 function activation(v: unknown, where: string): Activation {
   if (v === 'quick_gelu' || v === 'gelu') return v;
-  fail(`${where}.hidden_act is ${JSON.stringify(v)}: supported activations are "quick_gelu" and "gelu"`);
+  fail(`${where}.hidden_act is ${describeJson(v)}: supported activations are "quick_gelu" and "gelu"`);
 }
 
 function epsilon(v: unknown, where: string): number {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) {
-    fail(`${where}.layer_norm_eps is ${JSON.stringify(v)}, expected a positive number`);
+  if (typeof v === 'number' && !Number.isFinite(v)) {
+    fail(`${where}.layer_norm_eps is ${v}: not a finite number (JSON cannot hold it), expected a small positive number`);
+  }
+  if (typeof v !== 'number' || !(v > 0)) {
+    fail(`${where}.layer_norm_eps is ${describeJson(v)}, expected a positive number`);
   }
   return v;
 }
@@ -91,7 +110,7 @@ export function parseHfConfig(json: unknown, source: string): ClipConfig {
   if (!isObject(json)) fail(`${source}: expected a JSON object (a Hugging Face CLIPConfig)`);
   const type = json.model_type;
   if (type !== undefined && type !== 'clip') {
-    fail(`${source}: model_type is ${JSON.stringify(type)}, only "clip" (CLIPModel with a ViT image tower) is supported`);
+    fail(`${source}: model_type is ${describeJson(type)}, only "clip" (CLIPModel with a ViT image tower) is supported`);
   }
   const v = json.vision_config ?? json.vision_config_dict ?? {};
   const t = json.text_config ?? json.text_config_dict ?? {};
@@ -99,40 +118,39 @@ export function parseHfConfig(json: unknown, source: string): ClipConfig {
   if (!isObject(t)) fail(`${source}: text_config is not an object`);
   const vw = `${source} vision_config`;
   const tw = `${source} text_config`;
-  const vocabSize = int(t, HF_TEXT_DEFAULTS, 'vocab_size', tw);
+  const vocabSize = int(t, HF_TEXT_DEFAULTS, 'vocab_size', tw, CONFIG_LIMITS.vocabSize);
   // Old HF configs carry eos_token_id 2, a legacy default; HF then pools at argmax(ids), which is the first
   // end-of-text token of CLIP's vocabulary (its largest id, V − 1).
   const eos = field(t, HF_TEXT_DEFAULTS, 'eos_token_id');
   const eotId = eos === 2 || eos === undefined || eos === null ? vocabSize - 1 : eos;
   if (typeof eotId !== 'number' || !Number.isInteger(eotId) || eotId < 0 || eotId >= vocabSize) {
-    fail(`${tw}.eos_token_id is ${JSON.stringify(eos)}, expected an id below vocab_size ${vocabSize}`);
+    fail(`${tw}.eos_token_id is ${describeJson(eos)}, expected an id below vocab_size ${vocabSize}`);
   }
-  const proj = json.projection_dim ?? 512;
-  if (typeof proj !== 'number' || !Number.isInteger(proj) || proj <= 0) {
-    fail(`${source}: projection_dim is ${JSON.stringify(proj)}, expected a positive integer`);
-  }
+  const proj = positiveInt(json.projection_dim ?? 512, CONFIG_LIMITS.embedDim, `${source}: projection_dim`);
   const scale = json.logit_scale_init_value ?? 2.6592;
-  if (typeof scale !== 'number') fail(`${source}: logit_scale_init_value is ${JSON.stringify(scale)}, expected a number`);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+    fail(`${source}: logit_scale_init_value is ${describeJson(scale)}, expected a finite number`);
+  }
   const config: ClipConfig = {
     vision: {
-      width: int(v, HF_VISION_DEFAULTS, 'hidden_size', vw),
-      layers: int(v, HF_VISION_DEFAULTS, 'num_hidden_layers', vw),
-      heads: int(v, HF_VISION_DEFAULTS, 'num_attention_heads', vw),
-      mlpWidth: int(v, HF_VISION_DEFAULTS, 'intermediate_size', vw),
+      width: int(v, HF_VISION_DEFAULTS, 'hidden_size', vw, CONFIG_LIMITS.width),
+      layers: int(v, HF_VISION_DEFAULTS, 'num_hidden_layers', vw, CONFIG_LIMITS.layers),
+      heads: int(v, HF_VISION_DEFAULTS, 'num_attention_heads', vw, CONFIG_LIMITS.heads),
+      mlpWidth: int(v, HF_VISION_DEFAULTS, 'intermediate_size', vw, CONFIG_LIMITS.mlpWidth),
       act: activation(field(v, HF_VISION_DEFAULTS, 'hidden_act'), vw),
       eps: epsilon(field(v, HF_VISION_DEFAULTS, 'layer_norm_eps'), vw),
-      imageSize: int(v, HF_VISION_DEFAULTS, 'image_size', vw),
-      patchSize: int(v, HF_VISION_DEFAULTS, 'patch_size', vw),
-      channels: int(v, HF_VISION_DEFAULTS, 'num_channels', vw),
+      imageSize: int(v, HF_VISION_DEFAULTS, 'image_size', vw, CONFIG_LIMITS.imageSize),
+      patchSize: int(v, HF_VISION_DEFAULTS, 'patch_size', vw, CONFIG_LIMITS.patchSize),
+      channels: int(v, HF_VISION_DEFAULTS, 'num_channels', vw, Infinity),
     },
     text: {
-      width: int(t, HF_TEXT_DEFAULTS, 'hidden_size', tw),
-      layers: int(t, HF_TEXT_DEFAULTS, 'num_hidden_layers', tw),
-      heads: int(t, HF_TEXT_DEFAULTS, 'num_attention_heads', tw),
-      mlpWidth: int(t, HF_TEXT_DEFAULTS, 'intermediate_size', tw),
+      width: int(t, HF_TEXT_DEFAULTS, 'hidden_size', tw, CONFIG_LIMITS.width),
+      layers: int(t, HF_TEXT_DEFAULTS, 'num_hidden_layers', tw, CONFIG_LIMITS.layers),
+      heads: int(t, HF_TEXT_DEFAULTS, 'num_attention_heads', tw, CONFIG_LIMITS.heads),
+      mlpWidth: int(t, HF_TEXT_DEFAULTS, 'intermediate_size', tw, CONFIG_LIMITS.mlpWidth),
       act: activation(field(t, HF_TEXT_DEFAULTS, 'hidden_act'), tw),
       eps: epsilon(field(t, HF_TEXT_DEFAULTS, 'layer_norm_eps'), tw),
-      contextLength: int(t, HF_TEXT_DEFAULTS, 'max_position_embeddings', tw),
+      contextLength: int(t, HF_TEXT_DEFAULTS, 'max_position_embeddings', tw, CONFIG_LIMITS.contextLength),
       vocabSize,
       eotId,
     },
@@ -146,6 +164,23 @@ export function parseHfConfig(json: unknown, source: string): ClipConfig {
 // Consistency checks shared by both sources.
 export function validateConfig(config: ClipConfig, source: string): void {
   const { vision: v, text: t } = config;
+  // every size a positive integer within CONFIG_LIMITS (a config built in code, or inferred from shapes, too)
+  const L = CONFIG_LIMITS;
+  for (const [name, c] of [['vision', v], ['text', t]] as const) {
+    positiveInt(c.width, L.width, `${source}: ${name} width`);
+    positiveInt(c.layers, L.layers, `${source}: ${name} layers`);
+    positiveInt(c.heads, L.heads, `${source}: ${name} heads`);
+    positiveInt(c.mlpWidth, L.mlpWidth, `${source}: ${name} MLP width`);
+    if (typeof c.eps !== 'number' || !Number.isFinite(c.eps) || !(c.eps > 0)) {
+      fail(`${source}: ${name} layer-norm epsilon is ${describeJson(c.eps)}, expected a finite positive number`);
+    }
+  }
+  positiveInt(v.imageSize, L.imageSize, `${source}: image size`);
+  positiveInt(v.patchSize, L.patchSize, `${source}: patch size`);
+  positiveInt(v.channels, Infinity, `${source}: image channels`);
+  positiveInt(t.contextLength, L.contextLength, `${source}: text context length`);
+  positiveInt(t.vocabSize, L.vocabSize, `${source}: vocabulary size`);
+  positiveInt(config.embedDim, L.embedDim, `${source}: embedding size`);
   if (v.channels !== 3) fail(`${source}: the image tower has ${v.channels} input channels, expected 3 (RGB)`);
   if (v.imageSize % v.patchSize !== 0) {
     fail(`${source}: image size ${v.imageSize} is not a multiple of patch size ${v.patchSize}`);
@@ -155,4 +190,20 @@ export function validateConfig(config: ClipConfig, source: string): void {
       fail(`${source}: ${name} width ${c.width} is not divisible by its ${c.heads} attention heads`);
     }
   }
+  const n = parameterCount(config);
+  if (n > MAX_PARAMETERS) {
+    fail(`${source}: this configuration has ${n.toExponential(2)} parameters (vision: width ${v.width}, ${v.layers} layers, ` +
+      `MLP ${v.mlpWidth}, ${numTokens(config)} tokens; text: width ${t.width}, ${t.layers} layers, MLP ${t.mlpWidth}, ` +
+      `vocabulary ${t.vocabSize}), more than the ${MAX_PARAMETERS} this library allocates`);
+  }
+}
+
+// The number of parameters the configuration implies (clip/weights.ts's table, counted; float64 arithmetic).
+export function parameterCount(config: ClipConfig): number {
+  const { vision: v, text: t, embedDim: E } = config;
+  const block = (D: number, F: number) => 4 * D * D + 4 * D + 2 * D * F + F + D + 4 * D; // attn, mlp, 2 layer norms
+  const vision = v.width * v.channels * v.patchSize * v.patchSize + v.width + numTokens(config) * v.width +
+    4 * v.width + v.layers * block(v.width, v.mlpWidth) + E * v.width;
+  const text = (t.vocabSize + t.contextLength) * t.width + t.layers * block(t.width, t.mlpWidth) + 2 * t.width + E * t.width;
+  return vision + text + 1; // + logit_scale
 }

@@ -7,21 +7,27 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fail } from '../errors.js';
+import { DecomcamError, describeJson, fail } from '../errors.js';
 import { readSafetensors, type StTensor } from '../io/safetensors.js';
 import { findTorchWeights } from '../io/torch.js';
 import type { Backend } from '../kernels/backend.js';
 import type { DType } from '../tensor/tensor.js';
-import { parseHfConfig, type ClipConfig } from './config.js';
+import { parameterCount, parseHfConfig, type ClipConfig } from './config.js';
 import { createClip, type ClipModel } from './model.js';
 import { ClipTokenizer } from './tokenizer.js';
-import { allocParams, detectLayout, fillFromCheckpoint, inferOpenAiConfig, type Layout } from './weights.js';
+import {
+  allocParams, checkCheckpoint, detectLayout, fillFromCheckpoint, inferOpenAiConfig, paramSpecs, type Layout, type Params,
+} from './weights.js';
 
 export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; vocab?: string } = {}): ClipModel {
   const dtype = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') fail(`dtype "${String(dtype)}" is not supported: use float32 or float64`, 'usage');
   if (!existsSync(dir)) fail(`model folder ${dir} does not exist`, 'usage');
-  const isFile = statSync(dir).isFile();
+  const stat = statSync(dir);
+  const isFile = stat.isFile();
+  if (!isFile && !stat.isDirectory()) {
+    fail(`model ${dir} is neither a folder nor a .safetensors file (give a model folder or its .safetensors file)`, 'usage');
+  }
   const folder = isFile ? dirname(dir) : dir;
   const configPath = join(folder, 'config.json');
 
@@ -35,13 +41,7 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; 
   if (!isFile && existsSync(configPath)) {
     ({ tensors, source } = torch ?? readHfWeights(folder));
     layout = detectLayout(tensors, source);
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(configPath, 'utf8'));
-    } catch (e) {
-      fail(`${configPath} is not valid JSON: ${(e as Error).message}`);
-    }
-    config = parseHfConfig(json, configPath);
+    config = parseHfConfig(readJsonFile(configPath), configPath);
     configSource = configPath;
   } else {
     source = torch ? torch.source : isFile ? dir : onlySafetensors(folder);
@@ -52,7 +52,17 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; 
     configSource = 'the shapes of its tensors';
   }
 
-  const params = allocParams(config, dtype, opts.backend);
+  // every tensor's shape against the configuration first: nothing is allocated for a config the file does not back
+  checkCheckpoint(paramSpecs(config), tensors, layout, source, configSource);
+  let params: Params;
+  try {
+    params = allocParams(config, dtype, opts.backend);
+  } catch (e) {
+    const n = parameterCount(config);
+    const bytes = n * (dtype === 'float64' ? 8 : 4);
+    fail(`${source}: the model's ${n} parameters need ${(bytes / 2 ** 30).toFixed(1)} GiB as ${dtype}, which cannot be ` +
+      `allocated here (${(e as Error).message})`);
+  }
   fillFromCheckpoint(params, tensors, layout, source, configSource);
   // the tokenizer beside the weights, or in opts.vocab (a folder, or a file in it)
   const vocabDir = opts.vocab ? (existsSync(opts.vocab) && statSync(opts.vocab).isFile() ? dirname(opts.vocab) : opts.vocab) : folder;
@@ -73,16 +83,13 @@ function readHfWeights(folder: string): { tensors: Map<string, StTensor>; source
   if (existsSync(single)) return { tensors: readSafetensors(single).tensors, source: single };
   const index = join(folder, 'model.safetensors.index.json');
   if (existsSync(index)) {
-    let map: unknown;
-    try {
-      map = JSON.parse(readFileSync(index, 'utf8')).weight_map;
-    } catch (e) {
-      fail(`${index} is not valid JSON: ${(e as Error).message}`);
-    }
-    if (typeof map !== 'object' || map === null) fail(`${index} has no "weight_map" object`);
+    const json = readJsonFile(index);
+    const map = typeof json === 'object' && json !== null ? (json as Record<string, unknown>).weight_map : undefined;
+    if (typeof map !== 'object' || map === null || Array.isArray(map)) fail(`${index} has no "weight_map" object`);
     const tensors = new Map<string, StTensor>();
-    for (const shard of new Set(Object.values(map as Record<string, string>))) {
-      for (const [k, t] of readSafetensors(join(folder, basename(String(shard)))).tensors) tensors.set(k, t);
+    for (const shard of new Set(Object.values(map as Record<string, unknown>))) {
+      if (typeof shard !== 'string') fail(`${index}: weight_map names a shard ${describeJson(shard)}, expected a file name`);
+      for (const [k, t] of readSafetensors(join(folder, basename(shard))).tensors) tensors.set(k, t);
     }
     return { tensors, source: index };
   }
@@ -92,8 +99,36 @@ function readHfWeights(folder: string): { tensors: Map<string, StTensor>; source
   fail(`${folder} has config.json but no model.safetensors${hint}`);
 }
 
+// A small JSON file of the model folder (config.json, the shard index): a regular file of at most 16 MB (never
+// /dev/zero or a FIFO), UTF-8, JSON; each failure says which file and what is wrong.
+const MAX_JSON_BYTES = 16 * 2 ** 20;
+function readJsonFile(path: string): unknown {
+  let text: string;
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) fail(`${path} is not a regular file (expected a JSON file)`);
+    if (st.size > MAX_JSON_BYTES) fail(`${path} is ${st.size} bytes, too large for a JSON configuration (limit ${MAX_JSON_BYTES})`);
+    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
+  } catch (e) {
+    if (e instanceof DecomcamError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(code === 'ERR_ENCODING_INVALID_ENCODED_DATA' ? `${path} is not UTF-8 text` : `cannot read ${path}: ${code ?? (e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    fail(`${path} is not valid JSON: ${(e as Error).message.slice(0, 200)}`);
+  }
+}
+
 function onlySafetensors(folder: string): string {
-  const files = readdirSync(folder).filter((f) => f.endsWith('.safetensors'));
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch (e) {
+    fail(`cannot list model folder ${folder}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'usage');
+  }
+  const files = names.filter((f) => f.endsWith('.safetensors'));
   if (files.length === 0) {
     fail(`${folder} holds no CLIP model: expected config.json + model.safetensors (Hugging Face) or one .safetensors file with OpenAI names`, 'usage');
   }

@@ -4,11 +4,11 @@
 // Choices: an over-long prompt is an error naming its token count and T; `{ truncate: true }` keeps the first T-1
 // tokens then <|endoftext|> (clip.tokenize(truncate=True)). Empty text, and a symbol the vocabulary lacks, are errors.
 
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeHTML, replaceCodePoint } from 'entities/decode';
-import { fail } from '../errors.js';
+import { DecomcamError, describeJson, fail } from '../errors.js';
 
 export const SOT_TOKEN = '<|startoftext|>';
 export const EOT_TOKEN = '<|endoftext|>';
@@ -110,6 +110,97 @@ function quote(text: string): string {
   return JSON.stringify(text.length > 60 ? text.slice(0, 57) + '...' : text);
 }
 
+// Words longer than this are not kept in the BPE cache (a 1 MB word without spaces would stay in memory).
+const MAX_CACHED_WORD = 256;
+// The longest row tokenize() makes: CLIP uses 77, long-context variants a few hundred; 2^31 would be 8 GB.
+export const MAX_CONTEXT_LENGTH = 65536;
+// The longest text encode() reads: 2M characters (up to 6 MB of UTF-8, ~0.3 GB of BPE state for one word
+// without spaces). A prompt is a few hundred characters; this only keeps a pasted file from filling memory.
+export const MAX_TEXT_CHARS = 2 ** 21;
+// The most merges a tokenizer may list (CLIP has 48894; large LLM vocabularies a few hundred thousand).
+const MAX_MERGES = 2 ** 21;
+
+// (first, second) symbol numbers → merge rank, an open-addressing hash table over typed arrays (a Map keyed by
+// a·S + b would box every key above 2^31 and spend most of bpe() in the garbage collector).
+class PairTable {
+  private readonly first: Int32Array;
+  private readonly second: Int32Array;
+  private readonly rank: Int32Array;
+  private readonly mask: number;
+  constructor(count: number) {
+    let size = 16;
+    while (size < 2 * count) size *= 2;
+    this.first = new Int32Array(size).fill(-1);
+    this.second = new Int32Array(size);
+    this.rank = new Int32Array(size);
+    this.mask = size - 1;
+  }
+  private slot(a: number, b: number): number {
+    let k = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) & this.mask;
+    while (this.first[k] !== -1 && (this.first[k] !== a || this.second[k] !== b)) k = (k + 1) & this.mask;
+    return k;
+  }
+  set(a: number, b: number, rank: number): void {
+    const k = this.slot(a, b);
+    this.first[k] = a; this.second[k] = b; this.rank[k] = rank;
+  }
+  get(a: number, b: number): number { // -1: no such merge
+    if (a < 0 || b < 0) return -1;
+    const k = this.slot(a, b);
+    return this.first[k] === -1 ? -1 : this.rank[k];
+  }
+}
+
+// A binary min-heap of (rank, position) pairs for bpe(), lower rank first, then lower position, each pair one
+// float64 key rank·2^32 + position (exact: ranks are below MAX_MERGES = 2^21, positions below 2^32). Fixed
+// capacity: a word of n symbols queues n − 1 pairs at the start and at most 2 per merge, n − 1 merges.
+const POSITION_SPAN = 2 ** 32;
+class PairHeap {
+  private readonly keys: Float64Array;
+  size = 0;
+  constructor(capacity: number) {
+    this.keys = new Float64Array(capacity);
+  }
+  topRank(): number { return Math.floor(this.keys[0] / POSITION_SPAN); }
+  // Appends without ordering; heapify() restores the heap order once after a run of add().
+  add(rank: number, position: number): void {
+    this.keys[this.size++] = rank * POSITION_SPAN + position;
+  }
+  heapify(): void {
+    for (let k = (this.size >> 1) - 1; k >= 0; k--) this.down(k);
+  }
+  push(rank: number, position: number): void {
+    const keys = this.keys;
+    const key = rank * POSITION_SPAN + position;
+    let k = this.size++;
+    while (k > 0) {
+      const up = (k - 1) >> 1;
+      if (keys[up] <= key) break;
+      keys[k] = keys[up];
+      k = up;
+    }
+    keys[k] = key;
+  }
+  pop(): number { // the position of the smallest pair
+    const top = this.keys[0];
+    this.keys[0] = this.keys[--this.size];
+    this.down(0);
+    return top % POSITION_SPAN;
+  }
+  private down(k: number): void {
+    const keys = this.keys, n = this.size, key = keys[k];
+    for (;;) {
+      let c = 2 * k + 1;
+      if (c >= n) break;
+      if (c + 1 < n && keys[c + 1] < keys[c]) c++;
+      if (keys[c] >= key) break;
+      keys[k] = keys[c];
+      k = c;
+    }
+    keys[k] = key;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 export interface TokenizeOptions {
   truncate?: boolean; // over-long text: keep the first T-1 tokens and end with <|endoftext|> (default: error)
@@ -122,15 +213,41 @@ export class ClipTokenizer {
   readonly merges: readonly string[]; // 'first second' in rank order, as read
   private readonly encoder: Map<string, number>;   // symbol → id
   private readonly decoder: Map<number, string>;   // id → symbol
-  private readonly ranks: Map<string, number>;     // 'first second' → merge rank (lower merges first)
+  // The merges by number, for bpe(): every symbol a merge names or makes gets a number; a pair of symbol
+  // numbers (a·S + b, S symbols) maps to its rank (a repeated merge keeps its last rank, as
+  // dict(zip(merges, range(len(merges)))) does), and mergedSymbol[rank] is the number of a + b.
+  private readonly symbolIds = new Map<string, number>();
+  private readonly symbolStrings: string[] = [];
+  private readonly pairRanks: PairTable;
+  private readonly mergedSymbol: Int32Array;
+  private readonly byteSymbol = new Int32Array(256);    // byte → number of its character (-1: no merge names it)
+  private readonly byteEndSymbol = new Int32Array(256); // the same with '</w>', for a word's last byte
   private readonly cache = new Map<string, string[]>(); // byte-encoded word → its BPE symbols
 
   private constructor(encoder: Map<string, number>, merges: string[], source: string) {
     this.encoder = encoder;
     this.merges = merges;
-    // a repeated merge keeps its last rank, as dict(zip(merges, range(len(merges)))) does
-    this.ranks = new Map();
-    merges.forEach((line, rank) => this.ranks.set(line, rank));
+    const symbolId = (symbol: string): number => {
+      let id = this.symbolIds.get(symbol);
+      if (id === undefined) {
+        id = this.symbolStrings.length;
+        this.symbolIds.set(symbol, id);
+        this.symbolStrings.push(symbol);
+      }
+      return id;
+    };
+    this.mergedSymbol = new Int32Array(merges.length);
+    const pairs = merges.map((line, rank) => {
+      const [a, b] = line.split(' ');
+      this.mergedSymbol[rank] = symbolId(a + b);
+      return [symbolId(a), symbolId(b)];
+    });
+    this.pairRanks = new PairTable(merges.length);
+    pairs.forEach(([a, b], rank) => this.pairRanks.set(a, b, rank));
+    for (let b = 0; b < 256; b++) {
+      this.byteSymbol[b] = this.symbolIds.get(BYTE_TO_CHAR[b]) ?? -1;
+      this.byteEndSymbol[b] = this.symbolIds.get(BYTE_TO_CHAR[b] + '</w>') ?? -1;
+    }
     this.decoder = new Map();
     let maxId = -1;
     for (const [sym, id] of encoder) {
@@ -159,15 +276,16 @@ export class ClipTokenizer {
     const encoder = new Map<string, number>();
     for (const [sym, id] of Object.entries(vocab)) {
       if (!Number.isSafeInteger(id) || id < 0) {
-        fail(`${source}: token ${quote(sym)} has id ${JSON.stringify(id)}; ids must be integers ≥ 0`);
+        fail(`${source}: token ${quote(sym)} has id ${describeJson(id)}; ids must be integers ≥ 0`);
       }
       encoder.set(sym, id);
     }
     if (!Array.isArray(merges)) fail(`${source}: merges must be an array of 'a b' lines, got ${typeof merges}`);
+    if (merges.length > MAX_MERGES) fail(`${source}: ${merges.length} merges, more than the ${MAX_MERGES} a BPE tokenizer here may have`);
     merges.forEach((line, rank) => {
       const parts = typeof line === 'string' ? line.split(' ') : [];
       if (parts.length !== 2 || parts[0] === '' || parts[1] === '') {
-        fail(`${source}: merge ${rank + 1} is ${JSON.stringify(line)}; expected two symbols separated by one space, e.g. "t h"`);
+        fail(`${source}: merge ${rank + 1} is ${describeJson(line)}; expected two symbols separated by one space, e.g. "t h"`);
       }
     });
     return new ClipTokenizer(encoder, [...merges], source);
@@ -179,8 +297,12 @@ export class ClipTokenizer {
     const bytes = readTokenizerFile(path);
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(gunzipSync(bytes));
+      // CLIP's inflates to 1.4 MB; a gzip bomb stops at the cap instead of filling memory
+      text = new TextDecoder('utf-8', { fatal: true }).decode(gunzipSync(bytes, { maxOutputLength: MAX_TOKENIZER_FILE_BYTES }));
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        fail(`${path}: inflates to more than ${MAX_TOKENIZER_FILE_BYTES} bytes, which no BPE merges file needs (a damaged or hostile file?)`);
+      }
       return fail(`${path}: not a gzip-compressed UTF-8 BPE merges file (${(e as Error).message}); ` +
         'expected openai/CLIP bpe_simple_vocab_16e6.txt.gz');
     }
@@ -234,53 +356,85 @@ export class ClipTokenizer {
   }
 
   // BPE of one byte-encoded word: start from its characters, '</w>' on the last, and merge the adjacent pair of
-  // lowest rank (all its non-overlapping occurrences, left to right) until no pair has a rank.
-  private bpe(word: string): string[] {
-    const cached = this.cache.get(word);
-    if (cached !== undefined) return cached;
-    let symbols = word.split(''); // one UTF-16 unit per byte character
-    symbols[symbols.length - 1] += '</w>';
-    while (symbols.length > 1) {
-      let best = Infinity;
-      let first = '';
-      let second = '';
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        const rank = this.ranks.get(symbols[i] + ' ' + symbols[i + 1]);
-        if (rank !== undefined && rank < best) { best = rank; first = symbols[i]; second = symbols[i + 1]; }
-      }
-      if (best === Infinity) break;
-      const merged: string[] = [];
-      for (let i = 0; i < symbols.length;) {
-        if (i + 1 < symbols.length && symbols[i] === first && symbols[i + 1] === second) {
-          merged.push(first + second);
-          i += 2;
-        } else {
-          merged.push(symbols[i]);
-          i += 1;
-        }
-      }
-      symbols = merged;
+  // lowest rank (all its non-overlapping occurrences, left to right) until no pair has a rank. simple_tokenizer
+  // rescans the whole word for each merge (quadratic: a 30k-character word without spaces took seconds); here
+  // the symbols are a linked list and the candidate pairs a min-heap by (rank, position), O(n log n) per word.
+  // Same result: each rank is one pair, a pass's merges cannot create that pair again, and the heap hands out
+  // all of a rank's occurrences together, left to right, each re-checked against the current symbols.
+  private bpe(bytes: Uint8Array): string[] {
+    const n = bytes.length;
+    let word = ''; // the byte characters: the cache key, for words short enough to be cached
+    if (n <= MAX_CACHED_WORD) {
+      for (const b of bytes) word += BYTE_TO_CHAR[b];
+      const cached = this.cache.get(word);
+      if (cached !== undefined) return cached;
     }
-    this.cache.set(word, symbols);
+    // sym[i]: the symbol number of node i (-1: a symbol no merge names); -2 once merged into its left neighbour
+    const sym = new Int32Array(n);
+    for (let i = 0; i + 1 < n; i++) sym[i] = this.byteSymbol[bytes[i]];
+    sym[n - 1] = this.byteEndSymbol[bytes[n - 1]];
+    const next = new Int32Array(n); // the linked list of live nodes, -1 at both ends
+    const prev = new Int32Array(n);
+    for (let i = 0; i < n; i++) { next[i] = i + 1; prev[i] = i - 1; }
+    next[n - 1] = -1;
+    const rankAt = (i: number): number => (next[i] < 0 ? -1 : this.pairRanks.get(sym[i], sym[next[i]]));
+    const heap = new PairHeap(3 * n);
+    for (let i = 0; i + 1 < n; i++) {
+      const r = rankAt(i);
+      if (r >= 0) heap.add(r, i);
+    }
+    heap.heapify();
+    const batch: number[] = [];
+    while (heap.size > 0) {
+      const rank = heap.topRank();
+      batch.length = 0;
+      while (heap.size > 0 && heap.topRank() === rank) batch.push(heap.pop()); // positions, ascending
+      for (const i of batch) {
+        if (sym[i] === -2 || rankAt(i) !== rank) continue; // merged away, or its pair changed since it was queued
+        const j = next[i];
+        sym[i] = this.mergedSymbol[rank];
+        sym[j] = -2;
+        next[i] = next[j];
+        if (next[j] >= 0) prev[next[j]] = i;
+        const left = prev[i];
+        const rl = left >= 0 ? rankAt(left) : -1;
+        if (rl >= 0) heap.push(rl, left);
+        const rr = rankAt(i);
+        if (rr >= 0) heap.push(rr, i);
+      }
+    }
+    const symbols: string[] = [];
+    for (let i = 0; i >= 0; i = next[i]) {
+      symbols.push(sym[i] >= 0 ? this.symbolStrings[sym[i]] : BYTE_TO_CHAR[bytes[i]] + (next[i] < 0 ? '</w>' : ''));
+    }
+    if (n <= MAX_CACHED_WORD) this.cache.set(word, symbols);
     return symbols;
   }
 
   // BPE ids of the text, without <|startoftext|> / <|endoftext|> (simple_tokenizer's encode). Empty text → [].
   encode(text: string): number[] {
+    return this.encodeUpTo(text, Infinity);
+  }
+
+  // encode(), stopping once `limit` ids are out (a truncated row needs no more; the rest of the text is not BPE'd).
+  private encodeUpTo(text: string, limit: number): number[] {
     if (typeof text !== 'string') fail(`text must be a string, got ${typeof text}`, 'usage');
     const lone = LONE_SURROGATE.exec(text);
     if (lone !== null) {
       fail(`text ${quote(text)} has an unpaired UTF-16 surrogate at index ${lone.index}, which UTF-8 cannot encode`, 'usage');
     }
     const ids: number[] = [];
-    for (const token of preSplit(cleanText(text))) {
-      let word = '';
-      for (const b of UTF8.encode(token)) word += BYTE_TO_CHAR[b];
-      for (const sym of this.bpe(word)) {
+    if (text.length > MAX_TEXT_CHARS) {
+      fail(`text is ${text.length} characters, more than the ${MAX_TEXT_CHARS} the tokenizer reads (CLIP reads ` +
+        `${CONTEXT_LENGTH} tokens, a few hundred characters): pass a shorter text`, 'usage');
+    }
+    for (const [token] of cleanText(text).matchAll(SPLIT)) { // lazily: a truncated row stops early
+      for (const sym of this.bpe(UTF8.encode(token))) {
         const id = this.encoder.get(sym) ?? fail(`the word ${quote(token)} needs the BPE symbol ${quote(sym)}, ` +
           `which this vocabulary (${this.encoder.size} tokens) lacks: the model cannot read this text; ` +
           'use words and characters it was trained on', 'usage');
         ids.push(id);
+        if (ids.length >= limit) return ids;
       }
     }
     return ids;
@@ -288,10 +442,11 @@ export class ClipTokenizer {
 
   // clip.tokenize for one text: (T) = [sot, ...ids, eot, 0, 0, ...], zero-padded as OpenAI does.
   tokenize(text: string, contextLength: number = CONTEXT_LENGTH, opts: TokenizeOptions = {}): Int32Array {
-    if (!Number.isSafeInteger(contextLength) || contextLength < 2) {
-      fail(`contextLength is ${contextLength}; expected an integer ≥ 2 (CLIP uses ${CONTEXT_LENGTH})`, 'usage');
+    if (!Number.isSafeInteger(contextLength) || contextLength < 2 || contextLength > MAX_CONTEXT_LENGTH) {
+      fail(`contextLength is ${contextLength}; expected an integer from 2 to ${MAX_CONTEXT_LENGTH} (CLIP uses ${CONTEXT_LENGTH})`, 'usage');
     }
-    const ids = this.encode(text);
+    // truncated: the row keeps contextLength − 2 ids; one more is read only to know that it was cut
+    const ids = opts.truncate === true ? this.encodeUpTo(text, contextLength - 1) : this.encode(text);
     if (ids.length === 0) {
       fail(`text ${quote(text)} has no tokens after clean-up (html unescape, whitespace collapse); give a prompt with words`, 'usage');
     }
@@ -338,11 +493,21 @@ function readTextFile(path: string): string {
   }
 }
 
+// CLIP's vocab.json is 1.6 MB and its .gz 1.4 MB; anything past this is not a tokenizer file.
+const MAX_TOKENIZER_FILE_BYTES = 256 * 2 ** 20;
+
+// A regular file only (never /dev/zero or a FIFO, which would read forever or block), its size checked first.
 function readTokenizerFile(path: string): Uint8Array {
   if (!existsSync(path)) fail(`tokenizer file ${path} does not exist`, 'usage');
   try {
+    const st = statSync(path);
+    if (!st.isFile()) fail(`tokenizer file ${path} is not a regular file`, 'usage');
+    if (st.size > MAX_TOKENIZER_FILE_BYTES) {
+      fail(`tokenizer file ${path} is ${st.size} bytes, more than the ${MAX_TOKENIZER_FILE_BYTES} a tokenizer file may be`, 'usage');
+    }
     return readFileSync(path);
   } catch (e) {
+    if (e instanceof DecomcamError) throw e;
     return fail(`cannot read tokenizer file ${path}: ${(e as Error).message}`, 'usage');
   }
 }

@@ -205,15 +205,16 @@ function ignorable(key: string): boolean {
   return key.endsWith('position_ids') || key === 'input_resolution' || key === 'context_length' || key === 'vocab_size';
 }
 
-// Copy a checkpoint's tensors into params, checking that every expected tensor is there with the shape the
-// configuration implies and that nothing unexpected is left over.
-export function fillFromCheckpoint(
-  params: Params, tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
+// Checks, before anything is allocated, that the checkpoint holds every tensor the configuration implies, with
+// that shape and a float dtype, and nothing unexpected: a config.json that disagrees with its checkpoint (or
+// claims 10^9 layers) is refused here by name instead of after a multi-gigabyte allocation.
+export function checkCheckpoint(
+  specs: ParamSpec[], tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
   const used = new Set<string>();
-  const get = (key: string, shape: number[]): Float => {
+  const check = (key: string, shape: number[]): void => {
     const t = tensors.get(key);
     if (!t) fail(`tensor "${key}" not found in ${source} (${configSource} implies it)`);
-    const ok = t.shape.length === shape.length && t.shape.every((s, i) => s === shape[i]);
+    const ok = t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
     const scalarOk = shape.length === 0 && numel(t.shape) === 1; // logit_scale stored as [] or [1]
     if (!ok && !scalarOk) {
       fail(`tensor "${key}" in ${source} has shape ${shapeString(t.shape)}, but ${configSource} implies ${shapeString(shape)}`);
@@ -222,26 +223,40 @@ export function fillFromCheckpoint(
       fail(`tensor "${key}" in ${source} has dtype ${t.dtype}, expected a float dtype (F32, F16, BF16, F64)`);
     }
     used.add(key);
-    return t.data;
+  };
+  for (const s of specs) {
+    if (layout === 'hf') for (const key of s.hf) check(key, hfPartShape(s));
+    else check(s.openai, s.openaiTransposed ? [s.shape[1], s.shape[0]] : s.shape);
+  }
+  const extra = [...tensors.keys()].filter((k) => !used.has(k) && !ignorable(k));
+  if (extra.length > 0) {
+    const list = extra.slice(0, 5).map((k) => JSON.stringify(k.length > 200 ? k.slice(0, 197) + '...' : k)).join(', ');
+    fail(`${source} holds ${extra.length} tensor(s) that ${configSource} does not describe: ${list}` +
+      `${extra.length > 5 ? ', …' : ''} (does the configuration match the checkpoint?)`);
+  }
+}
+
+// Copy a checkpoint's tensors into params, after checkCheckpoint.
+export function fillFromCheckpoint(
+  params: Params, tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
+  checkCheckpoint(params.specs, tensors, layout, source, configSource);
+  const get = (key: string): Float => {
+    const data = tensors.get(key)?.data;
+    if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) fail(`tensor "${key}" vanished from ${source}`);
+    return data;
   };
   for (const s of params.specs) {
     const view = param(params, s.name);
     if (layout === 'hf') {
-      const partShape = hfPartShape(s);
-      s.hf.forEach((key, i) => view.set(get(key, partShape), i * numel(partShape)));
+      const n = numel(hfPartShape(s));
+      s.hf.forEach((key, i) => view.set(get(key), i * n));
     } else if (s.openaiTransposed) {
       const [rows, cols] = s.shape; // ours (E, width); OpenAI's (width, E)
-      const src = get(s.openai, [cols, rows]);
+      const src = get(s.openai);
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) view[r * cols + c] = src[c * rows + r];
     } else {
-      view.set(get(s.openai, s.shape));
+      view.set(get(s.openai));
     }
-  }
-  const extra = [...tensors.keys()].filter((k) => !used.has(k) && !ignorable(k));
-  if (extra.length > 0) {
-    const list = extra.slice(0, 5).map((k) => `"${k}"`).join(', ');
-    fail(`${source} holds ${extra.length} tensor(s) that ${configSource} does not describe: ${list}` +
-      `${extra.length > 5 ? ', …' : ''} (does the configuration match the checkpoint?)`);
   }
 }
 

@@ -3,8 +3,8 @@
 // ±3 levels of libjpeg-turbo, mostly equal). Bad input — empty, unknown format, corrupt, truncated, too large — is a
 // DecomcamError (code 'usage') that names the file and the problem. RgbImage.data is (H, W, 3) uint8.
 
-import { readFileSync } from 'node:fs';
-import { fail } from '../errors.js';
+import { readFileSync, statSync } from 'node:fs';
+import { DecomcamError, fail } from '../errors.js';
 import { decodeJpeg } from './jpeg.js';
 import { decodePng } from './png.js';
 
@@ -28,10 +28,9 @@ export function checkRgbImage(img: RgbImage, what: string): void {
   }
 }
 
-// Larger images are refused before anything is allocated (PIL warns at 89 MP and refuses at 179 MP).
+// Larger images are refused before anything is allocated (PIL warns at 89 MP and refuses at 179 MP). Each
+// decoder also bounds the bytes it allocates: PNG_MAX_DECODE_BYTES (png.ts), JPEG_MAX_DECODE_BYTES (jpeg.ts).
 export const MAX_MEGAPIXELS = 100;
-// jpeg-js's own memory cap: 100 MP × (3 full-size planes + the output) fits.
-const JPEG_MAX_MEMORY_MB = 2048;
 
 const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 const JPEG_SOI = Uint8Array.of(0xff, 0xd8, 0xff); // start-of-image, then the first marker's FF
@@ -44,7 +43,7 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
 export function decodeImage(bytes: Uint8Array, source = 'image'): RgbImage {
   if (bytes.length === 0) fail(`${source}: file is empty (expected a PNG or JPEG image)`, 'usage');
   if (startsWith(bytes, PNG_SIGNATURE)) return decodePng(bytes, source, MAX_MEGAPIXELS);
-  if (startsWith(bytes, JPEG_SOI)) return decodeJpeg(bytes, source, MAX_MEGAPIXELS, JPEG_MAX_MEMORY_MB);
+  if (startsWith(bytes, JPEG_SOI)) return decodeJpeg(bytes, source, MAX_MEGAPIXELS);
   if (bytes.length < PNG_SIGNATURE.length && (startsWith(PNG_SIGNATURE, bytes) || startsWith(JPEG_SOI, bytes))) {
     fail(`${source}: truncated file (only ${bytes.length} bytes, the start of a PNG or JPEG signature)`, 'usage');
   }
@@ -53,11 +52,23 @@ export function decodeImage(bytes: Uint8Array, source = 'image'): RgbImage {
     'supported: convert the image to PNG)', 'usage');
 }
 
+// The largest image file read (a 100 MP PNG stored uncompressed is 300 MB; real files are far smaller).
+export const MAX_IMAGE_FILE_BYTES = 512 * 2 ** 20;
+
 export function loadImage(path: string): RgbImage {
   let bytes: Uint8Array;
   try {
+    // regular files only, sized before reading: /dev/zero would read until memory runs out, a FIFO block forever
+    const st = statSync(path);
+    if (!st.isFile()) {
+      fail(`image "${path}": ${st.isDirectory() ? 'is a directory, not an image file' : 'is not a regular file (a device, FIFO or socket)'}`, 'usage');
+    }
+    if (st.size > MAX_IMAGE_FILE_BYTES) {
+      fail(`image "${path}": the file is ${st.size} bytes, more than the ${MAX_IMAGE_FILE_BYTES} this library reads`, 'usage');
+    }
     bytes = readFileSync(path);
   } catch (e) {
+    if (e instanceof DecomcamError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory, not an image file'
       : `cannot be read (${(e as Error).message})`;

@@ -9,7 +9,7 @@
 import { decode as jpegJsDecode } from 'jpeg-js';
 import { DecomcamError, fail } from '../errors.js';
 
-interface Component { id: number; h: number; v: number }
+interface Component { id: number; h: number; v: number; tq: number }
 interface JpegHeader {
   width: number;
   height: number;
@@ -24,31 +24,52 @@ function bad(source: string, problem: string): never {
   fail(`${source}: ${problem}`, 'usage');
 }
 
-// Walks the marker segments up to the first scan: frame size, components and their sampling factors,
-// and the markers that decide the colour space. Checks every length against the file's end.
+const hex = (b: number) => `0x${b.toString(16).padStart(2, '0')}`;
+
+// Walks every marker segment of the file (between scans too: entropy-coded data holds no FF byte followed by
+// anything but 00 or a restart marker, so the next marker is found by a scan for FF xx). Besides the frame size,
+// components, sampling factors and the markers that decide the colour space, it checks what jpeg-js would
+// otherwise trip over with a message about its own internals: every length against the file's end, DQT and DHT
+// table ids and sizes, Huffman code lengths that form a prefix code, one frame only, markers jpeg-js reads, and
+// for each scan that its components exist in the frame and that their quantization and Huffman tables were
+// defined before it.
 function readHeader(bytes: Uint8Array, source: string): JpegHeader {
   const head: JpegHeader = {
     width: 0, height: 0, components: [], jfif: false, adobeTransform: -1, adobeTransformAt: -1, scanAt: -1,
   };
+  const quant = new Set<number>();   // defined quantization tables
+  const huffman = new Set<string>(); // defined Huffman tables: 'DC0' .. 'AC3'
+  let progressive = false;
   let at = 2; // after SOI
-  let sawFrame = false;
   for (;;) {
-    if (at + 4 > bytes.length) bad(source, 'truncated JPEG (the file ends inside its header)');
-    if (bytes[at] !== 0xff) bad(source, `corrupt JPEG (expected a marker at byte ${at}, found 0x${bytes[at].toString(16)})`);
+    if (at + 2 > bytes.length) {
+      if (head.scanAt >= 0) return head; // cut inside the image data: hasEndMarker reports it
+      bad(source, 'truncated JPEG (the file ends inside its header)');
+    }
+    if (bytes[at] !== 0xff) bad(source, `corrupt JPEG (expected a marker at byte ${at}, found ${hex(bytes[at])})`);
     const marker = bytes[at + 1];
     if (marker === 0xff) { at += 1; continue; } // fill byte
+    if (marker === 0xd9) {
+      if (head.scanAt < 0) bad(source, 'corrupt JPEG (ends before any image data)');
+      return head;
+    }
     if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) { at += 2; continue; } // no length
+    if (at + 4 > bytes.length) bad(source, 'truncated JPEG (the file ends inside a marker segment)');
     const length = (bytes[at + 2] << 8) | bytes[at + 3];
     const start = at + 4;           // segment payload
     const end = at + 2 + length;
-    if (length < 2 || end > bytes.length) bad(source, 'truncated JPEG (a header segment runs past the end of the file)');
+    if (length < 2 || end > bytes.length) bad(source, `truncated JPEG (the ${hex(marker)} segment at byte ${at} runs past the end of the file)`);
+    const segment = `the ${hex(marker)} segment at byte ${at}`;
     const isSof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
     if (isSof) {
       if (marker !== 0xc0 && marker !== 0xc1 && marker !== 0xc2) {
-        bad(source, `JPEG coding 0x${marker.toString(16)} (lossless, hierarchical or arithmetic) is not supported: ` +
+        bad(source, `JPEG coding ${hex(marker)} (lossless, hierarchical or arithmetic) is not supported: ` +
           'save it as a baseline or progressive JPEG, or as PNG');
       }
+      if (head.components.length > 0) bad(source, `corrupt JPEG (a second frame header at byte ${at}; a JPEG image has one)`);
+      if (length < 8) bad(source, `corrupt JPEG (frame header at byte ${at} is ${length} bytes long)`);
       if (bytes[start] !== 8) bad(source, `${bytes[start]}-bit JPEG is not supported (only 8-bit samples)`);
+      progressive = marker === 0xc2;
       head.height = (bytes[start + 1] << 8) | bytes[start + 2];
       head.width = (bytes[start + 3] << 8) | bytes[start + 4];
       const n = bytes[start + 5];
@@ -56,22 +77,89 @@ function readHeader(bytes: Uint8Array, source: string): JpegHeader {
       if (length < 8 + 3 * n) bad(source, 'corrupt JPEG (frame header shorter than its component list)');
       for (let c = 0; c < n; c++) {
         const p = start + 6 + 3 * c;
-        head.components.push({ id: bytes[p], h: bytes[p + 1] >> 4, v: bytes[p + 1] & 15 });
+        const k = { id: bytes[p], h: bytes[p + 1] >> 4, v: bytes[p + 1] & 15, tq: bytes[p + 2] };
+        if (head.components.some((q) => q.id === k.id)) bad(source, `corrupt JPEG (component id ${k.id} appears twice in the frame header)`);
+        if (k.tq > 3) bad(source, `corrupt JPEG (component ${k.id} names quantization table ${k.tq}; tables are 0-3)`);
+        head.components.push(k);
       }
-      sawFrame = true;
+    } else if (marker === 0xdb) {
+      for (let p = start; p < end;) { // DQT: one or more tables of 64 values, 8- or 16-bit
+        const precision = bytes[p] >> 4, id = bytes[p] & 15;
+        if (precision > 1 || id > 3) bad(source, `corrupt JPEG (${segment} defines quantization table ${id} with precision ${precision}; expected table 0-3, precision 0 or 1)`);
+        p += 1 + 64 * (precision + 1);
+        if (p > end) bad(source, `corrupt JPEG (${segment} is shorter than its quantization tables)`);
+        quant.add(id);
+      }
+    } else if (marker === 0xc4) {
+      for (let p = start; p < end;) { // DHT: class (DC/AC), id, 16 code counts, the symbols
+        const cls = bytes[p] >> 4, id = bytes[p] & 15;
+        if (cls > 1 || id > 3) bad(source, `corrupt JPEG (${segment} defines Huffman table class ${cls} id ${id}; expected class 0-1, id 0-3)`);
+        if (p + 17 > end) bad(source, `corrupt JPEG (${segment} is shorter than its Huffman table)`);
+        let total = 0, codes = 0;
+        for (let len = 1; len <= 16; len++) {
+          const count = bytes[p + len];
+          total += count;
+          codes = (codes + count) * 2; // canonical codes of this length must fit in `len` bits
+          if (codes > 2 ** (len + 1)) bad(source, `corrupt JPEG (${segment}: its Huffman code lengths do not form a valid code)`);
+        }
+        if (total > 256 || p + 17 + total > end) bad(source, `corrupt JPEG (${segment} is shorter than its Huffman table)`);
+        huffman.add(`${cls === 0 ? 'DC' : 'AC'}${id}`);
+        p += 17 + total;
+      }
+    } else if (marker === 0xdd) {
+      if (length !== 4) bad(source, `corrupt JPEG (restart interval segment at byte ${at} is ${length} bytes long, expected 4)`);
     } else if (marker === 0xe0 && length >= 7 && String.fromCharCode(...bytes.subarray(start, start + 5)) === 'JFIF\0') {
-      head.jfif = true;
+      if (head.scanAt < 0) head.jfif = true;
     } else if (marker === 0xee && length >= 14 && String.fromCharCode(...bytes.subarray(start, start + 5)) === 'Adobe') {
-      head.adobeTransform = bytes[start + 11];
-      head.adobeTransformAt = start + 11;
+      if (head.scanAt < 0) { head.adobeTransform = bytes[start + 11]; head.adobeTransformAt = start + 11; }
     } else if (marker === 0xda) {
-      if (!sawFrame) bad(source, 'corrupt JPEG (scan before frame header)');
-      head.scanAt = at;
-      return head;
-    } else if (marker === 0xd9) {
-      bad(source, 'corrupt JPEG (ends before any image data)');
+      if (head.components.length === 0) bad(source, 'corrupt JPEG (scan before frame header)');
+      checkScan(bytes, start, length, at, head.components, quant, huffman, progressive, source);
+      if (head.scanAt < 0) head.scanAt = at;
+      // skip the entropy-coded data to the next marker (FF then neither 00, a restart marker nor fill)
+      let j = end;
+      while (j + 1 < bytes.length && !(bytes[j] === 0xff && bytes[j + 1] !== 0 && bytes[j + 1] !== 0xff &&
+        !(bytes[j + 1] >= 0xd0 && bytes[j + 1] <= 0xd7))) j++;
+      at = j + 1 < bytes.length ? j : bytes.length;
+      continue;
+    } else if (!((marker >= 0xe0 && marker <= 0xef) || marker === 0xfe || marker === 0xdc)) {
+      bad(source, `corrupt or unsupported JPEG (marker ${hex(marker)} at byte ${at} is not one a baseline or progressive JPEG uses)`);
     }
     at = end;
+  }
+}
+
+// One SOS header: 1-4 components of the frame, each with tables defined before the scan; a progressive scan's
+// spectral range and approximation bits as the standard allows them (jpeg-js assumes all of this).
+function checkScan(bytes: Uint8Array, start: number, length: number, at: number, components: Component[],
+  quant: Set<number>, huffman: Set<string>, progressive: boolean, source: string): void {
+  const ns = bytes[start];
+  if (ns < 1 || ns > 4 || length !== 6 + 2 * ns) {
+    bad(source, `corrupt JPEG (scan header at byte ${at} lists ${ns} components in ${length} bytes)`);
+  }
+  const p = start + 1 + 2 * ns;
+  const ss = bytes[p], se = bytes[p + 1], ah = bytes[p + 2] >> 4, al = bytes[p + 2] & 15;
+  if (progressive && (ss > se || se > 63 || (ss === 0 && se !== 0) || (se > 0 && ns !== 1) || ah > 13 || al > 13)) {
+    bad(source, `corrupt JPEG (progressive scan at byte ${at} has spectral range ${ss}-${se}, approximation ${ah}/${al}, ` +
+      `${ns} component(s): not a valid progressive scan)`);
+  }
+  for (let c = 0; c < ns; c++) {
+    const id = bytes[start + 1 + 2 * c], tables = bytes[start + 2 + 2 * c];
+    const k = components.find((q) => q.id === id);
+    if (!k) {
+      bad(source, `corrupt JPEG (scan at byte ${at} names component ${id}, which the frame header does not define; ` +
+        `it defines ${components.map((q) => q.id).join(', ')})`);
+    }
+    if (!quant.has(k.tq)) {
+      bad(source, `corrupt JPEG (component ${id} uses quantization table ${k.tq}, which no DQT segment before its scan defines)`);
+    }
+    const dc = `DC${tables >> 4}`, ac = `AC${tables & 15}`;
+    if (ss === 0 && !(progressive && ah > 0) && !huffman.has(dc)) {
+      bad(source, `corrupt JPEG (scan at byte ${at} uses Huffman table ${dc} for component ${id}, which no DHT segment before it defines)`);
+    }
+    if (se > 0 && !huffman.has(ac)) {
+      bad(source, `corrupt JPEG (scan at byte ${at} uses Huffman table ${ac} for component ${id}, which no DHT segment before it defines)`);
+    }
   }
 }
 
@@ -91,7 +179,39 @@ function isYCbCr(head: JpegHeader): boolean {
   return !(a === 82 && b === 71 && c === 66);
 }
 
-export function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number, maxMemoryMB: number):
+// jpeg-js keeps every 8×8 block as its own Int32Array(64): 256 bytes of data and, measured with node 20
+// (RSS over 10^6 blocks), 656 bytes in all. With its row buffers, its output and our planes, a 4:4:4 image
+// costs about 46 bytes a pixel and a 4:2:0 one about 29 (a 12 MP file: estimate 549 / 347 MB, peak RSS 603 /
+// 361 MB with node's own 50): JPEG_MAX_DECODE_BYTES (768 MiB) admits ≈ 17 MP at 4:4:4 and ≈ 27 MP at 4:2:0.
+// Larger JPEGs are refused from their header, before jpeg-js allocates anything (PNG decodes up to 100 MP).
+export const JPEG_MAX_DECODE_BYTES = 768 * 2 ** 20;
+const JPEG_BYTES_PER_BLOCK = 656;
+
+// The bytes jpeg-js and this file allocate for the frame (jpeg-js's decoder.js: blocks padded to whole MCUs,
+// one byte a sample for its component rows, then the (H, W, 3) output; here up to 2 planes a component + output).
+function decodeBytes(width: number, height: number, components: Component[], maxH: number, maxV: number): number {
+  const mcusPerLine = Math.ceil(width / 8 / maxH), mcusPerColumn = Math.ceil(height / 8 / maxV);
+  let bytes = width * height * 3;
+  for (const k of components) {
+    bytes += mcusPerLine * k.h * mcusPerColumn * k.v * JPEG_BYTES_PER_BLOCK;
+    bytes += Math.ceil(Math.ceil(width / 8) * k.h / maxH) * Math.ceil(Math.ceil(height / 8) * k.v / maxV) * 64;
+  }
+  if (components.length === 3) bytes += width * height * 9;
+  return bytes;
+}
+
+// jpeg-js's own messages, in ours: what each says about the file.
+function jpegJsProblem(message: string): string {
+  if (/huffman|ACn encoding|unexpected marker|marker was not found/i.test(message)) {
+    return 'corrupt JPEG (its compressed image data is damaged: the Huffman-coded blocks cannot be read)';
+  }
+  if (/maxMemoryUsageInMB|maxResolutionInMP|allocate/.test(message)) {
+    return `JPEG needs more memory to decode than the ${JPEG_MAX_DECODE_BYTES / 2 ** 20} MiB this library allows (downscale it)`;
+  }
+  return 'corrupt JPEG (its headers and image data do not fit together)';
+}
+
+export function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number):
   { width: number; height: number; data: Uint8Array } {
   const head = readHeader(bytes, source);
   const { width, height, components } = head;
@@ -103,9 +223,25 @@ export function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: num
   const maxH = Math.max(...components.map((k) => k.h));
   const maxV = Math.max(...components.map((k) => k.v));
   for (const k of components) {
-    if (k.h < 1 || k.v < 1 || maxH % k.h !== 0 || maxV % k.v !== 0) {
+    if (k.h < 1 || k.v < 1 || k.h > 4 || k.v > 4 || maxH % k.h !== 0 || maxV % k.v !== 0) {
       bad(source, `JPEG sampling factors ${components.map((q) => `${q.h}x${q.v}`).join(',')} are not supported`);
     }
+  }
+  // Each 8×8 block costs at least one bit in the first scan that codes it (a Huffman code is ≥ 1 bit), so a
+  // frame the file's bytes cannot fill is a damaged header or a decompression bomb, refused before decoding.
+  const blocks = Math.max(...components.map((k) =>
+    Math.ceil(Math.ceil(width * k.h / maxH) / 8) * Math.ceil(Math.ceil(height * k.v / maxV) / 8)));
+  const dataBytes = bytes.length - head.scanAt;
+  if (dataBytes * 8 < blocks) {
+    bad(source, `corrupt JPEG: its frame header says ${width}×${height} pixels, ${blocks} blocks of 8×8 for its largest ` +
+      `component, but only ${dataBytes} bytes of image data follow, fewer than one bit a block (a damaged header or a ` +
+      'decompression bomb)');
+  }
+  const need = decodeBytes(width, height, components, maxH, maxV);
+  if (need > JPEG_MAX_DECODE_BYTES) {
+    bad(source, `JPEG of ${width}×${height} pixels (${components.map((q) => `${q.h}x${q.v}`).join(',')} sampling) would need ` +
+      `${(need / 2 ** 20).toFixed(0)} MiB to decode, more than the ${JPEG_MAX_DECODE_BYTES / 2 ** 20} MiB this library allows ` +
+      '(downscale it, or convert it to PNG, which decodes up to 100 MP)');
   }
 
   // jpeg-js applies its own colour transform whenever an Adobe marker asks for one; zero that byte in a copy
@@ -119,12 +255,12 @@ export function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: num
   try {
     raw = jpegJsDecode(input, {
       useTArray: true, formatAsRGBA: false, colorTransform: false,
-      maxResolutionInMP: maxMegapixels, maxMemoryUsageInMB: maxMemoryMB,
+      maxResolutionInMP: maxMegapixels, maxMemoryUsageInMB: JPEG_MAX_DECODE_BYTES / 2 ** 20,
     });
   } catch (e) {
     if (e instanceof DecomcamError) throw e;
     if (!hasEndMarker(bytes, head.scanAt)) bad(source, 'truncated JPEG (the file ends before its end-of-image marker)');
-    bad(source, `corrupt or unsupported JPEG (${(e as Error).message})`);
+    bad(source, jpegJsProblem((e as Error).message));
   }
   if (raw.width !== width || raw.height !== height || raw.data.length !== width * height * 3) {
     bad(source, 'corrupt JPEG (decoded size does not match its frame header)');

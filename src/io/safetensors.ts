@@ -4,8 +4,9 @@
 // tensor is read. F16 and BF16 are widened to Float32Array on read; other dtypes are views over the file's
 // one buffer where alignment allows (else a single copy of that tensor).
 
-import { readFileSync, renameSync, writeFileSync, unlinkSync } from 'node:fs';
-import { fail } from '../errors.js';
+import { readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
+import { DecomcamError, describeJson, fail } from '../errors.js';
 import { numel, tensor, type Tensor } from '../tensor/tensor.js';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.js';
 
@@ -39,6 +40,11 @@ if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
 
 function isDType(s: unknown): s is StDType {
   return typeof s === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_SIZE, s);
+}
+
+// A tensor name in a message: whole up to 200 characters (real names are under 100), cut beyond.
+function quoteName(name: string): string {
+  return JSON.stringify(name.length > 200 ? name.slice(0, 197) + '...' : name);
 }
 
 // JSON.parse keeps the last of two equal keys silently; safetensors forbids duplicates, so we list the
@@ -124,12 +130,12 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
     fail(`${where}: header is not JSON (${(e as Error).message})`);
   }
   if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-    fail(`${where}: header must be a JSON object, got ${Array.isArray(header) ? 'an array' : String(header)}`);
+    fail(`${where}: header must be a JSON object, got ${Array.isArray(header) ? 'an array' : describeJson(header)}`);
   }
   const keys = topLevelKeys(text);
   const seen = new Set<string>();
   for (const k of keys) {
-    if (seen.has(k)) fail(`${where}: duplicate tensor name "${k}" in the header`);
+    if (seen.has(k)) fail(`${where}: duplicate tensor name ${quoteName(k)} in the header`);
     seen.add(k);
   }
 
@@ -141,28 +147,38 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
 
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (info === null || typeof info !== 'object' || Array.isArray(info)) fail(`${where}: __metadata__ must be an object of strings`);
+      if (info === null || typeof info !== 'object' || Array.isArray(info)) {
+        fail(`${where}: __metadata__ must be an object of strings, got ${describeJson(info)}`);
+      }
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
-        if (typeof v !== 'string') fail(`${where}: __metadata__["${k}"] must be a string, got ${typeof v}`);
+        if (typeof v !== 'string') fail(`${where}: __metadata__[${describeJson(k)}] must be a string, got ${describeJson(v)}`);
       }
       metadata = info as Record<string, string>;
       continue;
     }
-    if (info === null || typeof info !== 'object') fail(`${where}: tensor "${name}": entry must be an object`);
-    const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
-    if (!isDType(dtype)) fail(`${where}: tensor "${name}": unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_SIZE).join(', ')})`);
-    if (!Array.isArray(shape) || !shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
-      fail(`${where}: tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    const tensorName = `tensor ${quoteName(name)}`;
+    if (info === null || typeof info !== 'object' || Array.isArray(info)) {
+      fail(`${where}: ${tensorName}: entry must be an object {dtype, shape, data_offsets}, got ${describeJson(info)}`);
     }
+    const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+    if (dtype === undefined) fail(`${where}: ${tensorName} has no dtype`);
+    if (!isDType(dtype)) fail(`${where}: ${tensorName}: unknown dtype ${describeJson(dtype)} (known: ${Object.keys(DTYPE_SIZE).join(', ')})`);
+    if (shape === undefined) fail(`${where}: ${tensorName} has no shape`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      fail(`${where}: ${tensorName}: shape ${describeJson(shape)} is not a list of non-negative integers`);
+    }
+    if (offsets === undefined) fail(`${where}: ${tensorName} has no data_offsets`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      fail(`${where}: tensor "${name}": data_offsets ${JSON.stringify(offsets)} must be two non-negative integers [begin, end]`);
+      fail(`${where}: ${tensorName}: data_offsets ${describeJson(offsets)} must be two non-negative integers [begin, end]`);
     }
     const [begin, end] = offsets as number[];
-    if (begin > end) fail(`${where}: tensor "${name}": data_offsets [${begin}, ${end}] end before they begin`);
-    if (end > dataLen) fail(`${where}: tensor "${name}": data_offsets [${begin}, ${end}] out of range (data is ${dataLen} bytes)`);
-    const want = numel(shape as number[]) * DTYPE_SIZE[dtype];
+    if (begin > end) fail(`${where}: ${tensorName}: data_offsets [${begin}, ${end}] end before they begin`);
+    if (end > dataLen) fail(`${where}: ${tensorName}: data_offsets [${begin}, ${end}] out of range (data is ${dataLen} bytes)`);
+    // shape × dtype = bytes; a product past 2^53 cannot equal a length that fits in the file
+    const want = (shape as number[]).reduce((n, d) => n * d, 1) * DTYPE_SIZE[dtype];
     if (want !== end - begin) {
-      fail(`${where}: tensor "${name}": shape [${(shape as number[]).join(', ')}] × ${dtype} needs ${want} bytes but data_offsets give ${end - begin}`);
+      const shown = shape.length > 8 ? `${shape.length} dimensions` : `[${(shape as number[]).join(', ')}]`;
+      fail(`${where}: ${tensorName}: shape ${shown} × ${dtype} needs ${want} bytes but data_offsets give ${end - begin}`);
     }
     entries.push({ name, dtype, shape: shape as number[], begin, end });
   }
@@ -171,8 +187,8 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
   for (const e of sorted) {
-    if (e.begin < cursor) fail(`${where}: tensor "${e.name}" at [${e.begin}, ${e.end}] overlaps the tensor before it (which ends at ${cursor})`);
-    if (e.begin > cursor) fail(`${where}: gap of ${e.begin - cursor} bytes before tensor "${e.name}" at offset ${e.begin}`);
+    if (e.begin < cursor) fail(`${where}: tensor ${quoteName(e.name)} at [${e.begin}, ${e.end}] overlaps the tensor before it (which ends at ${cursor})`);
+    if (e.begin > cursor) fail(`${where}: gap of ${e.begin - cursor} bytes before tensor ${quoteName(e.name)} at offset ${e.begin}`);
     cursor = e.end;
   }
   if (cursor !== dataLen) fail(`${where}: ${dataLen - cursor} bytes after the last tensor are not described by the header`);
@@ -184,11 +200,19 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
   return { tensors, metadata };
 }
 
+// The largest file read whole: Node's Buffer limit (4 GiB), which holds any CLIP up to ViT-bigG in F16.
+const MAX_FILE_BYTES = 2 ** 32;
+
 export function readSafetensors(path: string): StFile {
   let bytes: Uint8Array;
   try {
+    // a directory, /dev/zero or a FIFO would fail late, read forever or block: regular files only, sized first
+    const st = statSync(path);
+    if (!st.isFile()) fail(`safetensors ${path}: is ${st.isDirectory() ? 'a directory' : 'not a regular file'}, expected a .safetensors file`);
+    if (st.size > MAX_FILE_BYTES) fail(`safetensors ${path}: ${st.size} bytes, larger than the ${MAX_FILE_BYTES} bytes this reader loads`);
     bytes = readFileSync(path);
   } catch (e) {
+    if (e instanceof DecomcamError) throw e;
     fail(`cannot read safetensors file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return parseSafetensors(bytes, path);
@@ -252,17 +276,8 @@ export function serializeSafetensors(
   return out;
 }
 
-// Whole or not at all: written to a temporary file beside the target, then renamed over it.
-export function writeFileAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    try { unlinkSync(tmp); } catch { /* nothing was written */ }
-    fail(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-}
+// Whole or not at all: io/atomic.ts, the one home of the staged writer (re-exported for older imports).
+export { writeFileAtomic };
 
 export function writeSafetensors(
   path: string, tensors: Map<string, StTensor> | Record<string, StTensor>, metadata?: Record<string, string> | null): void {

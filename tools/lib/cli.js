@@ -1,8 +1,9 @@
 // tools/lib/cli.js: what every command-line tool shares — option parsing from a small table, the exit
 // codes (2 usage, 1 runtime), one clear line on error, and writing outputs whole or not at all.
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFilesAtomic } from 'decomcam';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -12,8 +13,10 @@ export function packageVersion() {
   return JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version;
 }
 
-// spec: { name: { type: 'string'|'int'|'float'|'bool'|'list', default?, help, choices? } }
-// Accepts --name value, --name=value, and repeated --name for 'list'.
+// spec: { name: { type: 'string'|'int'|'float'|'bool'|'list', default?, help, choices?, min?, max? } }
+// Accepts --name value, --name=value, and repeated --name for 'list'. An empty value is refused (--out '' is
+// not the current folder), and so is a value that is itself one of the options (--text --json): write
+// --text=--json for that text.
 export function parseArgs(argv, spec) {
   const opts = {};
   for (const [name, s] of Object.entries(spec)) opts[name] = s.type === 'list' ? [] : s.default;
@@ -27,7 +30,12 @@ export function parseArgs(argv, spec) {
     if (value === undefined) {
       if (i + 1 >= argv.length) throw new UsageError(`option --${name} needs a value`);
       value = argv[++i];
+      const other = value.startsWith('--') ? value.slice(2).split('=')[0] : null;
+      if (other !== null && spec[other]) {
+        throw new UsageError(`option --${name} needs a value, got the option ${value} (if that is the value, write --${name}=${value})`);
+      }
     }
+    if (value === '') throw new UsageError(`option --${name} is empty: give it a value (see --help)`);
     let v = value;
     if (s.type === 'int' || s.type === 'float') {
       v = Number(value);
@@ -35,6 +43,7 @@ export function parseArgs(argv, spec) {
         throw new UsageError(`option --${name} needs ${s.type === 'int' ? 'an integer' : 'a number'}, got "${value}"`);
       }
       if (s.min !== undefined && v < s.min) throw new UsageError(`option --${name} must be at least ${s.min}, got ${v}`);
+      if (s.max !== undefined && v > s.max) throw new UsageError(`option --${name} must be at most ${s.max}, got ${v}${s.maxWhy ? ` (${s.maxWhy})` : ''}`);
     }
     if (s.choices && !s.choices.includes(v)) {
       throw new UsageError(`option --${name}: "${v}" is not one of ${s.choices.join(', ')}`);
@@ -64,28 +73,17 @@ export async function runMain(name, main) {
   } catch (e) {
     const usage = e instanceof UsageError || e?.code === 'usage';
     const known = usage || e?.name === 'DecomcamError';
-    process.stderr.write(`${name}: ${known ? e.message : (e?.stack ?? String(e))}\n`);
+    // a system error that reached here (a file vanished, a disk filled up) is one line too; anything else is a
+    // bug in the tool, and its stack is what a bug report needs
+    const system = !known && typeof e?.code === 'string' && typeof e?.syscall === 'string';
+    const text = known ? e.message : system ? `${e.syscall} ${e.path ?? ''} failed: ${e.code}` : (e?.stack ?? String(e));
+    process.stderr.write(`${name}: ${text}\n`);
     process.exitCode = usage ? 2 : 1;
   }
 }
 
-// Writes a set of files { relativePath: bytes|string } into dir, whole or not at all: everything goes to a
-// staging folder beside dir first; only when all of it is written is each file renamed into place.
-export function writeOutputsAtomically(dir, files) {
-  const target = resolve(dir);
-  const staging = `${target}.partial-${process.pid}-${Date.now()}`;
-  try {
-    for (const [rel, bytes] of Object.entries(files)) {
-      const p = join(staging, rel);
-      mkdirSync(dirname(p), { recursive: true });
-      writeFileSync(p, bytes);
-    }
-    mkdirSync(target, { recursive: true });
-    for (const rel of Object.keys(files)) {
-      mkdirSync(dirname(join(target, rel)), { recursive: true });
-      renameSync(join(staging, rel), join(target, rel));
-    }
-  } finally {
-    if (existsSync(staging)) rmSync(staging, { recursive: true, force: true });
-  }
+// Writes a set of files { relativePath: bytes|string } into dir, whole or not at all (io/atomic.ts, the one
+// staged writer); `label` is how errors name dir, e.g. "--out ./results".
+export function writeOutputsAtomically(dir, files, label = dir) {
+  writeFilesAtomic(dir, files, label);
 }
