@@ -59,6 +59,9 @@ const ALLOWED_FUNCTIONS = new Set([
 
 function resolveGlobal(module: string, name: string, where: string): PickleGlobal {
   const q = `${module}.${name}`;
+  if (!/^[A-Za-z_][\w.]{0,199}$/.test(module) || !/^[A-Za-z_][\w.]{0,199}$/.test(name)) {
+    fail(`${where}: refusing global ${describe(q)}: not a Python module and name (corrupt pickle)`);
+  }
   if (ALLOWED_FUNCTIONS.has(q)) return new PickleGlobal(module, name, 'function');
   if ((module === 'torch' || module === 'torch.storage') && Object.prototype.hasOwnProperty.call(STORAGE_TYPES, name)) {
     return new PickleGlobal(module, name, 'storage', STORAGE_TYPES[name]);
@@ -138,6 +141,7 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return `a list/tuple of ${v.length}`;
   if (v instanceof Uint8Array) return `${v.length} bytes`;
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'object') return 'key' in v ? `storage ${describe((v as StorageRef).key)}` : 'an object';
   return String(v);
 }
 

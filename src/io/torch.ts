@@ -44,6 +44,13 @@ function wideningTable(dtype: 'F16' | 'BF16'): Float32Array {
   return bf16Table;
 }
 
+// out[i] = table[h[i]]: its own small function so the loop sees one array type (fast, monomorphic).
+function widen16(h: Uint16Array, table: Float32Array): Float32Array {
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = table[h[i]];
+  return out;
+}
+
 // A typed view of a storage's elements (a copy only when the storage is misaligned in the file).
 function storageView(dtype: TorchDType, raw: Uint8Array, n: number): StData {
   const size = TORCH_DTYPE_SIZE[dtype];
@@ -103,10 +110,7 @@ function materialise(zip: ZipArchive, prefix: string, name: string, ref: TensorR
   if (contiguous) {
     const part = src.subarray(offset, offset + n);
     if (!table) return { dtype: st, shape, data: part };
-    const out = new Float32Array(n);
-    const h = part as Uint16Array;
-    for (let i = 0; i < n; i++) out[i] = table[h[i]];
-    return { dtype: st, shape, data: out };
+    return { dtype: st, shape, data: widen16(part as Uint16Array, table) };
   }
   // strided: walk the index like an odometer, last axis fastest
   const out = emptyLike(dtype, n);
