@@ -134,6 +134,7 @@ function callGlobal(g: PickleGlobal, args: unknown[], where: string): unknown {
 // A short description of a value for error messages (never recursive).
 export function describe(v: unknown): string {
   if (v === null) return 'None';
+  if (v === undefined) return '(missing)';
   if (v instanceof PickleGlobal) return v.qualified;
   if (v instanceof PickleObject) return `a ${v.className} object`;
   if (v instanceof TensorRef) return `a tensor [${v.shape.join(', ')}]`;
