@@ -10,6 +10,9 @@ export { seededUniform } from './tensor/rng.js';
 export {
   type StDType, type StTensor, type StFile, readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, getTensor,
 } from './io/safetensors.js';
+export { type TorchCheckpoint, parseTorchCheckpoint, readTorchCheckpoint, readTorchIndex, findTorchWeights } from './io/torch.js';
+export { unpickle, storageFromPid } from './io/pickle.js';
+export { type ZipArchive, type ZipEntry, readZip, zipEntryBytes } from './io/zip.js';
 export { writeFileAtomic, writeFilesAtomic } from './io/atomic.js';
 
 // images

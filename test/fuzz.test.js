@@ -6,7 +6,7 @@ import test from 'tape';
 import { fuzz, formatCounts } from '../tools/fuzz.js';
 
 const SEED = 13;
-const SAMPLE = { safetensors: 300, png: 300, jpeg: 300, tokenizer: 200, 'model-folder': 200, cli: 24 };
+const SAMPLE = { safetensors: 300, png: 300, jpeg: 300, tokenizer: 200, 'model-folder': 200, cli: 24, pickle: 300, zip: 200 };
 
 for (const [target, cases] of Object.entries(SAMPLE)) {
   test(`fuzz ${target}: ${cases} cases of seed ${SEED}, none unclear, hung or blown up`, async (t) => {

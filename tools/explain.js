@@ -22,6 +22,7 @@ const PER_TEXT_FILES = ['overlay.png', 'map.png', 'maps.safetensors', 'component
 
 const SPEC = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'CLIP model folder (HF config.json + model.safetensors, or OpenAI-named .safetensors)' },
+  vocab: { type: 'string', help: 'tokenizer folder or a file in it (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz) when none is beside the model' },
   image: { type: 'string', help: 'image file, JPEG or PNG (default: the sample scene shipped with the model)' },
   text: { type: 'list', help: 'text to explain; repeat for several (all share one image forward)' },
   method: { type: 'string', default: 'decomcam', choices: Object.keys(camMethods), help: `CAM method: ${Object.keys(camMethods).join(', ')}` },
@@ -136,7 +137,7 @@ async function main(argv) {
   // the model
   const backend = await chooseBackend(opts.backend, log);
   log(`loading ${opts.model} (${opts.dtype}, backend ${backend.name})`);
-  const model = loadClip(opts.model, { dtype: opts.dtype, backend });
+  const model = loadClip(opts.model, { dtype: opts.dtype, backend, vocab: opts.vocab });
   const tLoad = performance.now() - t0 - tImage;
 
   const t1 = performance.now();

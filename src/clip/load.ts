@@ -2,12 +2,14 @@
 //   Hugging Face: config.json + model.safetensors (or sharded: model.safetensors.index.json + shards)
 //   OpenAI:       one *.safetensors holding openai/CLIP's state dict; the config is inferred from its shapes
 // plus the tokenizer from the same folder (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz).
-// `dir` may also be the path of the OpenAI .safetensors file itself.
+// `dir` may also be the path of the OpenAI .safetensors file itself, or a PyTorch checkpoint (io/torch.ts: a
+// torch.save or TorchScript .pt/.bin, a folder holding one, or sharded pytorch_model-*.bin with their index).
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DecomcamError, describeJson, fail } from '../errors.js';
 import { readSafetensors, type StTensor } from '../io/safetensors.js';
+import { findTorchWeights } from '../io/torch.js';
 import type { Backend } from '../kernels/backend.js';
 import { defaultBackend } from '../kernels/choose.js';
 import type { DType } from '../tensor/tensor.js';
@@ -18,7 +20,7 @@ import {
   allocParams, checkCheckpoint, detectLayout, fillFromCheckpoint, inferOpenAiConfig, paramSpecs, type Layout, type Params,
 } from './weights.js';
 
-export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend } = {}): ClipModel {
+export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; vocab?: string } = {}): ClipModel {
   const dtype = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') fail(`dtype "${String(dtype)}" is not supported: use float32 or float64`, 'usage');
   if (!existsSync(dir)) fail(`model folder ${dir} does not exist`, 'usage');
@@ -36,14 +38,15 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend }
   let config: ClipConfig;
   let configSource: string;
   let layout: Layout;
+  const torch = findTorchWeights(dir); // null unless a PyTorch checkpoint (then it stands in for the safetensors)
   if (!isFile && existsSync(configPath)) {
-    ({ tensors, source } = readHfWeights(folder));
+    ({ tensors, source } = torch ?? readHfWeights(folder));
     layout = detectLayout(tensors, source);
     config = parseHfConfig(readJsonFile(configPath), configPath);
     configSource = configPath;
   } else {
-    source = isFile ? dir : onlySafetensors(folder);
-    tensors = readSafetensors(source).tensors;
+    source = torch ? torch.source : isFile ? dir : onlySafetensors(folder);
+    tensors = torch ? torch.tensors : readSafetensors(source).tensors;
     layout = detectLayout(tensors, source);
     if (layout === 'hf') fail(`${source} has Hugging Face tensor names but ${configPath} is missing (an HF model needs its config.json)`);
     config = inferOpenAiConfig(new Map([...tensors].map(([k, t]) => [k, t.shape])), source);
@@ -63,11 +66,14 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend }
       `allocated here (${(e as Error).message})`);
   }
   fillFromCheckpoint(params, tensors, layout, source, configSource);
-  const hasVocab = (existsSync(join(folder, 'vocab.json')) && existsSync(join(folder, 'merges.txt'))) ||
-    existsSync(join(folder, 'bpe_simple_vocab_16e6.txt.gz'));
-  const tokenizer = hasVocab ? ClipTokenizer.fromFolder(folder) : null;
+  // the tokenizer beside the weights, or in opts.vocab (a folder, or a file in it)
+  const vocabDir = opts.vocab ? (existsSync(opts.vocab) && statSync(opts.vocab).isFile() ? dirname(opts.vocab) : opts.vocab) : folder;
+  const hasVocab = (existsSync(join(vocabDir, 'vocab.json')) && existsSync(join(vocabDir, 'merges.txt'))) ||
+    existsSync(join(vocabDir, 'bpe_simple_vocab_16e6.txt.gz'));
+  if (opts.vocab && !hasVocab) fail(`--vocab ${opts.vocab}: no vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz there`, 'usage');
+  const tokenizer = hasVocab ? ClipTokenizer.fromFolder(vocabDir) : null;
   if (tokenizer && (tokenizer.eot !== config.text.eotId || tokenizer.vocabSize > config.text.vocabSize)) {
-    fail(`the tokenizer in ${folder} (${tokenizer.vocabSize} tokens, <|endoftext|> = ${tokenizer.eot}) does not fit the model ` +
+    fail(`the tokenizer in ${vocabDir} (${tokenizer.vocabSize} tokens, <|endoftext|> = ${tokenizer.eot}) does not fit the model ` +
       `(vocabulary ${config.text.vocabSize}, end-of-text id ${config.text.eotId}): are these files from the same model?`);
   }
   return createClip(config, params, { backend, tokenizer, source });

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync, rmSync, linkSync, 
 import { join } from 'node:path';
 import {
   parseSafetensors, getTensor, decodeImage, ClipTokenizer, loadClip, encodeTexts, encodeImages, zeros,
+  parseTorchCheckpoint, unpickle, storageFromPid, readZip, zipEntryBytes,
 } from 'decomcam';
 import { repoRoot } from '../cli.js';
 import { mutateBytes } from './bytes.js';
@@ -262,6 +263,34 @@ export const LIBRARY_TARGETS = {
   jpeg: imageTarget('.jpg', mutateJpeg),
   tokenizer: tokenizerTarget,
   'model-folder': modelFolderTarget,
+  // PyTorch archives (src/io/torch.ts): the data.pkl of each fixture archive mutated and unpickled (storages as
+  // torch names them), and whole archives mutated (zip records, pickle and tensor data alike) and read.
+  pickle: {
+    prepare: () => ({ files: TORCH_FIXTURES.map((f) => { const zip = readZip(read(join(fixtures, f)), f); const pkl = [...zip.entries.keys()].find((k) => k.endsWith('/data.pkl')); return { name: `${f}:${pkl}`, bytes: zipEntryBytes(zip, pkl).slice() }; }) }),
+    generate(rng, ctx) {
+      const src = rng.pick(ctx.files);
+      const [bytes, what] = mutateBytes(rng, src.bytes, 4);
+      return { desc: `${src.name}: ${what}`, files: { 'data.pkl': bytes } };
+    },
+    run(c) {
+      const v = unpickle(c.files['data.pkl'], 'data.pkl', { persistentLoad: (pid) => storageFromPid(pid, 'data.pkl') });
+      return `unpickled ${v === null ? 'None' : typeof v}`;
+    },
+  },
+  zip: {
+    prepare: () => ({ files: TORCH_FIXTURES.map((f) => ({ name: f, bytes: read(join(fixtures, f)) })) }),
+    generate(rng, ctx) {
+      const src = rng.pick(ctx.files);
+      const [bytes, what] = mutateBytes(rng, src.bytes, 3);
+      return { desc: `${src.name}: ${what}`, files: { 'case.pt': bytes } };
+    },
+    run(c) {
+      const ck = parseTorchCheckpoint(c.files['case.pt'], 'case.pt');
+      return `${ck.tensors.size} tensors (${ck.format})`;
+    },
+  },
 };
+const TORCH_FIXTURES = ['torch_tiny/state_dict.pt', 'torch_tiny/ViT-tiny.pt', 'torch_tiny_hf/pytorch_model-00001-of-00002.bin',
+  'torch_hostile.pt', 'torch_unknown_class.pt'];
 
 export { headerText };

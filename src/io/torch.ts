@@ -1,0 +1,284 @@
+// io/torch.ts: PyTorch checkpoints as a state dict {name -> StTensor}, read without running them:
+//   torch.save files (.pt/.pth/.bin, zip format of torch >= 1.6; a dict, or one under "state_dict"/"model"),
+//   sharded Hugging Face folders (pytorch_model-0000N-of-0000M.bin + pytorch_model.bin.index.json), and
+//   TorchScript archives (torch.jit.save, e.g. openai/CLIP's ViT-B-16.pt): the module objects in data.pkl are
+//   walked into OpenAI's dotted names, keeping the attributes the archive's code/ declares as parameters or
+//   buffers (those two lists are read as text; the code is never evaluated). F16/BF16 widen to float32 as the
+//   safetensors reader does; a contiguous, aligned F32/F64 tensor is a view over the file's one buffer.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fail } from '../errors.js';
+import { bf16ToFloat, halfToFloat } from './half.js';
+import {
+  describe, PickleObject, storageFromPid, TensorRef, TORCH_DTYPE_SIZE, unpickle, type StorageRef, type TorchDType,
+} from './pickle.js';
+import type { StData, StTensor } from './safetensors.js';
+import { looksLikeZip, readZip, zipEntryBytes, type ZipArchive } from './zip.js';
+
+export interface TorchCheckpoint {
+  tensors: Map<string, StTensor>;
+  source: string;
+  format: 'torch.save' | 'torchscript';
+}
+
+// File names taken for PyTorch checkpoints (anything else is left to the safetensors path).
+export const TORCH_FILE = /\.(pt|pth|bin|ckpt)$/i;
+// Module attributes are walked at most this deep (OpenAI's ViT: 6 levels).
+const MAX_MODULE_DEPTH = 64;
+// Keys under which training scripts nest the state dict.
+const NESTED_KEYS = ['state_dict', 'model', 'model_state_dict', 'module'];
+
+// ---- widening ------------------------------------------------------------------------------------------
+
+// All 65536 half / bfloat16 values as float32: widening is then one table read per element (exact, as
+// halfToFloat / bf16ToFloat; the tables are built once, 512 KiB).
+let halfTable: Float32Array | null = null;
+let bf16Table: Float32Array | null = null;
+function wideningTable(dtype: 'F16' | 'BF16'): Float32Array {
+  if (dtype === 'F16') {
+    if (!halfTable) { halfTable = new Float32Array(65536); for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i); }
+    return halfTable;
+  }
+  if (!bf16Table) { bf16Table = new Float32Array(65536); for (let i = 0; i < 65536; i++) bf16Table[i] = bf16ToFloat(i); }
+  return bf16Table;
+}
+
+// out[i] = table[h[i]]: its own small function so the loop sees one array type (fast, monomorphic).
+function widen16(h: Uint16Array, table: Float32Array): Float32Array {
+  const out = new Float32Array(h.length);
+  for (let i = 0; i < h.length; i++) out[i] = table[h[i]];
+  return out;
+}
+
+// A typed view of a storage's elements (a copy only when the storage is misaligned in the file).
+function storageView(dtype: TorchDType, raw: Uint8Array, n: number): StData {
+  const size = TORCH_DTYPE_SIZE[dtype];
+  const aligned = raw.byteOffset % size === 0;
+  const buf = aligned ? raw.buffer : new Uint8Array(raw.subarray(0, n * size)).buffer;
+  const at = aligned ? raw.byteOffset : 0;
+  switch (dtype) {
+    case 'F64': return new Float64Array(buf, at, n);
+    case 'F32': return new Float32Array(buf, at, n);
+    case 'F16': case 'BF16': return new Uint16Array(buf, at, n);
+    case 'I64': return new BigInt64Array(buf, at, n);
+    case 'I32': return new Int32Array(buf, at, n);
+    case 'I16': return new Int16Array(buf, at, n);
+    case 'I8': return new Int8Array(buf, at, n);
+    case 'U8': case 'BOOL': return new Uint8Array(buf, at, n);
+  }
+}
+
+function emptyLike(dtype: TorchDType, n: number): StData {
+  switch (dtype) {
+    case 'F64': return new Float64Array(n);
+    case 'F32': case 'F16': case 'BF16': return new Float32Array(n);
+    case 'I64': return new BigInt64Array(n);
+    case 'I32': return new Int32Array(n);
+    case 'I16': return new Int16Array(n);
+    case 'I8': return new Int8Array(n);
+    case 'U8': case 'BOOL': return new Uint8Array(n);
+  }
+}
+
+// ---- one archive -----------------------------------------------------------------------------------------
+
+// Reads a tensor reference into an StTensor: checks offset + extent against the storage, then takes a view
+// (contiguous F32/F64/ints), widens (F16/BF16) or gathers a strided view into a fresh contiguous array.
+function materialise(zip: ZipArchive, prefix: string, name: string, ref: TensorRef, where: string): StTensor {
+  const { shape, stride, offset, dtype } = ref;
+  const what = `${where}: tensor "${name}" (storage "${ref.storage.key}", ${ref.storage.numel} elements)`;
+  let n = 1;
+  for (const s of shape) n *= s;
+  if (!Number.isSafeInteger(n)) fail(`${what}: shape [${shape.join(', ')}] is absurdly large`);
+  let last = offset; // the highest element index the view touches
+  for (let d = 0; d < shape.length; d++) if (shape[d] > 0) last += (shape[d] - 1) * stride[d];
+  if (n > 0 && (last >= ref.storage.numel || !Number.isSafeInteger(last))) {
+    fail(`${what}: offset ${offset}, shape [${shape.join(', ')}] and strides [${stride.join(', ')}] reach element ${last}, past its storage`);
+  }
+  if (n > ref.storage.numel) fail(`${what}: ${n} elements over a storage of ${ref.storage.numel} (overlapping views are not supported)`);
+  const raw = zipEntryBytes(zip, `${prefix}data/${ref.storage.key}`);
+  const src = storageView(dtype, raw, ref.storage.numel);
+  const st: StTensor['dtype'] = dtype;
+
+  let contiguous = true;
+  for (let d = shape.length - 1, want = 1; d >= 0; d--) {
+    if (shape[d] !== 1 && stride[d] !== want) contiguous = false;
+    want *= shape[d];
+  }
+  const table = dtype === 'F16' || dtype === 'BF16' ? wideningTable(dtype) : null;
+  if (contiguous) {
+    const part = src.subarray(offset, offset + n);
+    if (!table) return { dtype: st, shape, data: part };
+    return { dtype: st, shape, data: widen16(part as Uint16Array, table) };
+  }
+  // strided: walk the index like an odometer, last axis fastest
+  const out = emptyLike(dtype, n);
+  const idx = new Array<number>(shape.length).fill(0);
+  let p = offset;
+  for (let i = 0; i < n; i++) {
+    if (table) (out as Float32Array)[i] = table[(src as Uint16Array)[p]];
+    else (out as Float32Array)[i] = (src as Float32Array)[p]; // (same element type on both sides)
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) { p += stride[d]; break; }
+      p -= (shape[d] - 1) * stride[d];
+      idx[d] = 0;
+    }
+  }
+  return { dtype: st, shape, data: out };
+}
+
+// The parameter and buffer names a TorchScript class declares in code/ ("__parameters__ = [...]"), read as
+// text; null when the archive has no such declaration for it (then every tensor attribute is kept).
+function declaredState(zip: ZipArchive, prefix: string, className: string, cache: Map<string, Set<string> | null>): Set<string> | null {
+  if (cache.has(className)) return cache.get(className) ?? null;
+  const cut = className.lastIndexOf('.');
+  const file = `${prefix}code/${className.slice(0, cut).replace(/\./g, '/')}.py`;
+  const name = className.slice(cut + 1);
+  let result: Set<string> | null = null;
+  if (zip.entries.has(file) && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+    const text = new TextDecoder('utf-8').decode(zipEntryBytes(zip, file, 64 * 1024 * 1024));
+    const m = new RegExp(`^class ${name}\\(Module\\):\\s*\\n\\s*__parameters__ = \\[([^\\]]*)\\]\\s*\\n\\s*__buffers__ = \\[([^\\]]*)\\]`, 'm').exec(text);
+    if (m) result = new Set([...`${m[1]} ${m[2]}`.matchAll(/"([^"]*)"/g)].map((x) => x[1]));
+  }
+  cache.set(className, result);
+  return result;
+}
+
+// A TorchScript module tree into dotted names: tensors it declares as state, sub-modules recursively.
+function walkModule(zip: ZipArchive, prefix: string, obj: PickleObject, path: string, out: Map<string, TensorRef>,
+  cache: Map<string, Set<string> | null>, seen: Set<PickleObject>, where: string): void {
+  if (seen.has(obj)) return; // a module reachable twice (shared) is named once, at its first path
+  seen.add(obj);
+  if (seen.size > 1_000_000 || path.split('.').length > MAX_MODULE_DEPTH) fail(`${where}: module tree nested more than ${MAX_MODULE_DEPTH} levels deep (at "${path.slice(0, 60)}…")`);
+  if (!(obj.state instanceof Map)) fail(`${where}: module ${obj.className} at "${path || '<root>'}" has state ${describe(obj.state)}, expected its attributes`);
+  const declared = declaredState(zip, prefix, obj.className, cache);
+  for (const [k, v] of obj.state) {
+    if (typeof k !== 'string') continue;
+    const name = path ? `${path}.${k}` : k;
+    if (v instanceof TensorRef && (declared === null || declared.has(k))) out.set(name, v);
+    else if (v instanceof PickleObject) walkModule(zip, prefix, v, name, out, cache, seen, where);
+  }
+}
+
+// The state dict inside a torch.save'd object: the dict itself, or one nested under a usual key.
+function stateDictOf(root: unknown, where: string): Map<string, TensorRef> {
+  if (!(root instanceof Map)) fail(`${where}: the pickled object is ${describe(root)}, not a state dict`);
+  let dict: Map<unknown, unknown> = root;
+  const hasTensors = (m: Map<unknown, unknown>): boolean => [...m.values()].some((v) => v instanceof TensorRef);
+  if (!hasTensors(dict)) {
+    const key = NESTED_KEYS.find((k) => dict.get(k) instanceof Map);
+    if (key === undefined) {
+      const keys = [...dict.keys()].slice(0, 8).map((k) => describe(k)).join(', ');
+      fail(`${where}: holds no tensors at the top level nor under ${NESTED_KEYS.map((k) => `"${k}"`).join('/')} (keys: ${keys || 'none'})`);
+    }
+    dict = dict.get(key) as Map<unknown, unknown>;
+  }
+  const out = new Map<string, TensorRef>();
+  for (const [k, v] of dict) if (typeof k === 'string' && v instanceof TensorRef) out.set(k, v);
+  if (out.size === 0) fail(`${where}: the state dict holds no tensors`);
+  // a model trained under DistributedDataParallel saves every name with "module." in front
+  if ([...out.keys()].every((k) => k.startsWith('module.'))) {
+    return new Map([...out].map(([k, v]) => [k.slice('module.'.length), v]));
+  }
+  return out;
+}
+
+export function parseTorchCheckpoint(bytes: Uint8Array, source: string): TorchCheckpoint {
+  const where = `PyTorch checkpoint ${source}`;
+  if (!looksLikeZip(bytes)) {
+    if (bytes.length > 1 && bytes[0] === 0x80) {
+      fail(`${where} is in the legacy torch.save format (PyTorch < 1.6), which is not supported: re-save it with a newer ` +
+        'PyTorch (torch.save(torch.load(f), f2)) or convert it to safetensors');
+    }
+    fail(`${where} is not a zip archive, so not a torch.save (>= 1.6) or torch.jit.save file`);
+  }
+  const zip = readZip(bytes, source);
+  const pkls = [...zip.entries.keys()].filter((k) => /^[^/]+\/data\.pkl$/.test(k));
+  if (pkls.length === 0) fail(`${where}: the zip has no <name>/data.pkl, so it is not a PyTorch archive`);
+  if (pkls.length > 1) fail(`${where}: the zip has several data.pkl files (${pkls.slice(0, 3).join(', ')})`);
+  const prefix = pkls[0].slice(0, -'data.pkl'.length);
+
+  const storages = new Map<string, StorageRef>();
+  const persistentLoad = (pid: unknown): StorageRef => {
+    const s = storageFromPid(pid, where);
+    const entry = zip.entries.get(`${prefix}data/${s.key}`);
+    if (!entry) fail(`${where}: storage "${s.key}" is named in data.pkl but ${prefix}data/${s.key} is not in the archive`);
+    const need = s.numel * TORCH_DTYPE_SIZE[s.dtype];
+    if (entry.size < need) fail(`${where}: storage "${s.key}" holds ${entry.size} bytes, but ${s.numel} × ${s.dtype} needs ${need}`);
+    const prev = storages.get(s.key);
+    if (prev && (prev.dtype !== s.dtype || prev.numel !== s.numel)) fail(`${where}: storage "${s.key}" is named twice with different types`);
+    storages.set(s.key, s);
+    return s;
+  };
+  const root = unpickle(zipEntryBytes(zip, pkls[0]), `${source}:${pkls[0]}`, { persistentLoad });
+
+  let refs: Map<string, TensorRef>;
+  let format: TorchCheckpoint['format'];
+  if (root instanceof PickleObject) {
+    refs = new Map();
+    walkModule(zip, prefix, root, '', refs, new Map(), new Set(), where);
+    if (refs.size === 0) fail(`${where}: the TorchScript module holds no parameters`);
+    format = 'torchscript';
+  } else {
+    refs = stateDictOf(root, where);
+    format = 'torch.save';
+  }
+  const tensors = new Map<string, StTensor>();
+  for (const [name, ref] of refs) tensors.set(name, materialise(zip, prefix, name, ref, where));
+  return { tensors, source, format };
+}
+
+function readBytes(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    fail(`cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+export function readTorchCheckpoint(path: string): TorchCheckpoint {
+  return parseTorchCheckpoint(readBytes(path, 'PyTorch checkpoint'), path);
+}
+
+// A Hugging Face shard index (pytorch_model.bin.index.json): every shard it names, from the same folder.
+export function readTorchIndex(indexPath: string): TorchCheckpoint {
+  let map: unknown;
+  try {
+    map = JSON.parse(new TextDecoder().decode(readBytes(indexPath, 'shard index'))).weight_map;
+  } catch (e) {
+    fail(`${indexPath} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) fail(`${indexPath} has no "weight_map" object`);
+  const weightMap = map as Record<string, unknown>;
+  const tensors = new Map<string, StTensor>();
+  for (const shard of new Set(Object.values(weightMap))) {
+    if (typeof shard !== 'string' || basename(shard) !== shard) fail(`${indexPath}: shard ${JSON.stringify(shard)} is not a file name in its folder`);
+    for (const [k, t] of readTorchCheckpoint(join(dirname(indexPath), shard)).tensors) {
+      if (tensors.has(k)) fail(`${indexPath}: tensor "${k}" is in more than one shard`);
+      tensors.set(k, t);
+    }
+  }
+  for (const [k, shard] of Object.entries(weightMap)) {
+    if (!tensors.has(k)) fail(`${indexPath} lists tensor "${k}" in ${String(shard)}, but that shard does not hold it`);
+  }
+  return { tensors, source: indexPath, format: 'torch.save' };
+}
+
+// For the model loader: the PyTorch weights at `path` — a .pt/.pth/.bin/.ckpt file, a shard index, or a folder
+// holding pytorch_model.bin, its index, or one such file and no safetensors — or null when `path` is not one
+// (safetensors take precedence in a folder that holds both).
+export function findTorchWeights(path: string): TorchCheckpoint | null {
+  if (!existsSync(path)) return null;
+  if (statSync(path).isFile()) {
+    if (path.endsWith('.bin.index.json')) return readTorchIndex(path);
+    return TORCH_FILE.test(path) ? readTorchCheckpoint(path) : null;
+  }
+  const files = readdirSync(path);
+  if (files.some((f) => f.endsWith('.safetensors') || f === 'model.safetensors.index.json')) return null;
+  if (files.includes('pytorch_model.bin')) return readTorchCheckpoint(join(path, 'pytorch_model.bin'));
+  if (files.includes('pytorch_model.bin.index.json')) return readTorchIndex(join(path, 'pytorch_model.bin.index.json'));
+  const candidates = files.filter((f) => TORCH_FILE.test(f) && statSync(join(path, f)).isFile());
+  if (candidates.length > 1) fail(`${path} holds several PyTorch checkpoints (${candidates.join(', ')}): pass the file itself`, 'usage');
+  return candidates.length === 1 ? readTorchCheckpoint(join(path, candidates[0])) : null;
+}
