@@ -6,6 +6,7 @@ export {
   type Float, type DType, type Tensor, numel, tensor, zeros, reshape, clone, toFloat32, toFloat64, astype,
 } from './tensor/tensor.js';
 export { toNdarray, fromNdarray } from './tensor/ndarray.js';
+export { type NdarrayLike, type NdarrayView } from './tensor/ndarray.js';
 export { seededUniform } from './tensor/rng.js';
 export {
   type StDType, type StTensor, type StFile, readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, getTensor,
