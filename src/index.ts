@@ -15,6 +15,7 @@ export {
 // images
 export { type RgbImage, decodeImage, loadImage, encodePng } from './image/decode.js';
 export { preprocessImage, centerCropResize, toTensor, normalize, CLIP_MEAN, CLIP_STD } from './image/preprocess.js';
+export { clipCrop, type ClipCrop } from './image/geometry.js';
 export { interpolate, type InterpolateMode } from './image/interpolate.js';
 export { gaussianFilter } from './image/blur.js';
 export { applyJet, overlay } from './image/colormap.js';
@@ -22,6 +23,7 @@ export { applyJet, overlay } from './image/colormap.js';
 // CLIP
 export { type ClipConfig, patchGrid } from './clip/config.js';
 export { loadClip } from './clip/load.js';
+export { shippedModelDir } from './clip/shipped.js';
 export { type ClipModel, seededClip, encodeImages, encodeTexts, encodeTokens, clipLogits } from './clip/model.js';
 export { type VisionRun, visionForward, visionBackward, getActivation, resolveLayer, releaseRun } from './clip/vision.js';
 export { ClipTokenizer } from './clip/tokenizer.js';
