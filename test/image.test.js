@@ -17,22 +17,8 @@ import { readSafetensors } from '../dist/io/safetensors.js';
 import { DecomcamError } from '../dist/errors.js';
 import { mulberry32 } from '../dist/tensor/rng.js';
 import { assertClose, fixturesDir } from './helpers/compare.js';
+import { IMAGE_TOL as TOL } from './tolerances.js'; // relative to each stage's max |reference|
 
-// Tolerances, relative to each stage's max |reference| (uint8 stages: levels / 255 with a floor of 255).
-const TOL = {
-  png: 0,                 // PNG decode: exact
-  jpegLevels: 3,          // JPEG decode: jpeg-js's IDCT vs libjpeg's ISLOW, ±3 levels (measured max 3)
-  jpegMeanLevels: 0.25,   // ... and on average (measured ≤ 0.17)
-  jpegResizedLevels: 5,   // after PIL resize of a JPEG: 3 levels × Σ|w| of two bicubic passes (measured 2)
-  resize: 0,              // PIL bicubic resize on uint8: exact
-  preprocess: 0,          // Resize + CenterCrop + ToTensor + Normalize (f32 and f64) from a PNG: exact
-  interpF32: 1e-6,        // vs torch float32 (torch sums in float32; we sum in double)
-  interpF32Exact: 2e-7,   // vs torch float64 of the same float32 input, rounded: within an ulp
-  interpF64: 1e-12,
-  blurF32: 1e-6,
-  blurF64: 1e-12,
-  colormap: 0,            // JET table, heat map and overlay: exact
-};
 
 const st = readSafetensors(join(fixturesDir, 'image.safetensors'));
 const meta = JSON.parse(readFileSync(join(fixturesDir, 'image.json'), 'utf8'));
