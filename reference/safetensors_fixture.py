@@ -3,6 +3,8 @@ listing the expected values as text, so the TS reader is checked against an inde
 
   /usr/bin/python3 reference/safetensors_fixture.py            # writes reference/fixtures/dtypes.{safetensors,json}
   /usr/bin/python3 reference/safetensors_fixture.py --check F  # reads a file the TS writer made, compares
+  /usr/bin/python3 reference/safetensors_fixture.py --check F --record OUT.json  # ... and writes what it read
+      (names, dtypes, shapes, the file's sha256), the fixture test/safetensors.test.js holds our writer to
 """
 import json
 import math
@@ -61,7 +63,7 @@ def as_text(name, value):
 
 
 def main():
-    if len(sys.argv) == 3 and sys.argv[1] == '--check':
+    if len(sys.argv) in (3, 5) and sys.argv[1] == '--check':
         got, meta = st.load(sys.argv[2])
         want = tensors()
         assert meta == META, meta
@@ -72,6 +74,19 @@ def main():
             assert g.shape == w.shape, (name, g.shape, w.shape)
             assert np.array_equal(g, w, equal_nan=(w.dtype.kind == 'f')), name
         print(f'ok: {len(want)} tensors in {sys.argv[2]} equal the Python originals, metadata too')
+        if len(sys.argv) == 5 and sys.argv[3] == '--record':
+            import hashlib
+            raw = open(sys.argv[2], 'rb').read()
+            header = json.loads(raw[8:8 + int.from_bytes(raw[:8], 'little')].decode('utf-8'))
+            record = {'command': 'reference/safetensors_fixture.py --check <our writer\'s file> --record',
+                      'result': 'ok: every tensor equals the Python original (NaN where NaN), metadata too',
+                      'numpy': np.__version__, 'torch': torch.__version__, 'bytes': len(raw),
+                      'sha256': hashlib.sha256(raw).hexdigest(), 'metadata': meta,
+                      'tensors': [{'name': k, 'dtype': header[k]['dtype'], 'shape': list(got[k].shape)} for k in got]}
+            with open(sys.argv[4], 'w') as f:
+                json.dump(record, f, indent=1)
+                f.write('\n')
+            print('recorded', sys.argv[4])
         return
     os.makedirs(HERE, exist_ok=True)
     ts = tensors()

@@ -6,6 +6,7 @@ export {
   type Float, type DType, type Tensor, numel, tensor, zeros, reshape, clone, toFloat32, toFloat64, astype,
 } from './tensor/tensor.js';
 export { toNdarray, fromNdarray } from './tensor/ndarray.js';
+export { type NdarrayLike, type NdarrayView } from './tensor/ndarray.js';
 export { seededUniform } from './tensor/rng.js';
 export {
   type StDType, type StTensor, type StFile, readSafetensors, parseSafetensors, writeSafetensors, serializeSafetensors, getTensor,
@@ -18,6 +19,7 @@ export { writeFileAtomic, writeFilesAtomic } from './io/atomic.js';
 // images
 export { type RgbImage, decodeImage, loadImage, encodePng } from './image/decode.js';
 export { preprocessImage, centerCropResize, toTensor, normalize, CLIP_MEAN, CLIP_STD } from './image/preprocess.js';
+export { clipCrop, type ClipCrop } from './image/geometry.js';
 export { interpolate, type InterpolateMode } from './image/interpolate.js';
 export { gaussianFilter } from './image/blur.js';
 export { applyJet, overlay } from './image/colormap.js';
@@ -25,6 +27,7 @@ export { applyJet, overlay } from './image/colormap.js';
 // CLIP
 export { type ClipConfig, patchGrid } from './clip/config.js';
 export { loadClip } from './clip/load.js';
+export { shippedModelDir } from './clip/shipped.js';
 export { type ClipModel, seededClip, encodeImages, encodeTexts, encodeTokens, clipLogits } from './clip/model.js';
 export { type VisionRun, visionForward, visionBackward, getActivation, resolveLayer, releaseRun } from './clip/vision.js';
 export { ClipTokenizer } from './clip/tokenizer.js';

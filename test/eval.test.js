@@ -48,21 +48,21 @@ async function rejectsDecomcam(t, promiseFn, re, msg) {
 // ================= frames =================
 test('frame: CLIP centre-crop geometry (torchvision Resize + CenterCrop arithmetic)', (t) => {
   // 20×10 → short side 10 stays, long int(10·20/10) = 20; crop left round(10/2) = 5.
-  t.deepEqual(clipCenterCropGeometry(20, 10, 10, 10, 10),
+  t.deepEqual(clipCenterCropGeometry(10, 20, 10, 10, 10),
     { origWidth: 20, origHeight: 10, resizedWidth: 20, resizedHeight: 10, cropLeft: 5, cropTop: 0,
       cropWidth: 10, cropHeight: 10, mapWidth: 10, mapHeight: 10 }, 'landscape 20×10 at 10: left 5');
   // 33×20 at 10: long = int(16.5) = 16 (truncation); left = round(3.0) = 3.
-  const g = clipCenterCropGeometry(33, 20, 10, 10, 10);
+  const g = clipCenterCropGeometry(20, 33, 10, 10, 10);
   t.deepEqual([g.resizedWidth, g.resizedHeight, g.cropLeft, g.cropTop], [16, 10, 3, 0], '33×20: int() truncates 16.5 to 16');
   // Python round halves to even: 15 → (15-10)/2 = 2.5 → 2; 17 → 3.5 → 4.
-  t.equal(clipCenterCropGeometry(15, 10, 10, 10, 10).cropLeft, 2, 'offset 2.5 rounds to 2 (half to even)');
-  t.equal(clipCenterCropGeometry(17, 10, 10, 10, 10).cropLeft, 4, 'offset 3.5 rounds to 4 (half to even)');
+  t.equal(clipCenterCropGeometry(10, 15, 10, 10, 10).cropLeft, 2, 'offset 2.5 rounds to 2 (half to even)');
+  t.equal(clipCenterCropGeometry(10, 17, 10, 10, 10).cropLeft, 4, 'offset 3.5 rounds to 4 (half to even)');
   // Portrait 10×25: resized 10×25, top round(7.5) = 8.
-  const p = clipCenterCropGeometry(10, 25, 10, 10, 10);
+  const p = clipCenterCropGeometry(25, 10, 10, 10, 10);
   t.deepEqual([p.resizedWidth, p.resizedHeight, p.cropLeft, p.cropTop], [10, 25, 0, 8], 'portrait: top 7.5 → 8');
   t.deepEqual([0.5, 1.5, 2.5, 3.5, -0.5, 2.4, 2.6].map(roundHalfEven), [0, 2, 2, 4, 0, 2, 3], 'roundHalfEven as Python round');
   // 40×20 → resized 20×10 (÷2), left 5; map 10×10 over the 10-pixel crop: x_orig = 2·(x_map + 5).
-  const f = clipCenterCropFrame(40, 20, 10, 10, 10);
+  const f = clipCenterCropFrame(20, 40, 10, 10, 10);
   t.deepEqual([f.scaleX, f.scaleY, f.offsetX, f.offsetY, f.origWidth, f.origHeight], [2, 2, 10, 0, 40, 20], '40×20 frame: scale 2, offset 10');
   throwsDecomcam(t, () => cropFrame({ origWidth: 10, origHeight: 10, resizedWidth: 10, resizedHeight: 10,
     cropLeft: 2, cropTop: 0, cropWidth: 10, cropHeight: 10, mapWidth: 5, mapHeight: 5 }), /does not lie inside/, 'crop outside the resized image');
@@ -133,7 +133,7 @@ test('pointing: empty boxes, masks, the crop frame, bad input', (t) => {
   t.equal(pointingGame(mp, 10, 10, { mask: new Uint8Array(100) }).hit, false, 'empty mask: miss');
 
   // Crop frame, scale 1: original 20×10, map 10×10 = original columns 5..14. Map (4, 2) → original (4, 7).
-  const f1 = clipCenterCropFrame(20, 10, 10, 10, 10);
+  const f1 = clipCenterCropFrame(10, 20, 10, 10, 10);
   const m1 = put(zeros(10, 10), 10, 4, 2, 1);
   r = pointingGame(m1, 10, 10, { boxes: [[7, 4, 8, 5]] }, { frame: f1, tolerance: 0.5 });
   t.deepEqual([r.hit, r.x, r.y], [true, 7, 4], 'crop frame: map (4, 2) is original pixel (4, 7)');
@@ -141,7 +141,7 @@ test('pointing: empty boxes, masks, the crop frame, bad input', (t) => {
   t.deepEqual([r.hit, r.distance], [false, 5], 'crop frame: a box 5 px left of the point misses at 5');
   // Scale 2: original 40×20; map (1, 3) has centre (3.5, 1.5) → original (2·(3.5+5), 2·1.5) = (17, 3),
   // i.e. pixel-index coordinates (16.5, 2.5).
-  const f2 = clipCenterCropFrame(40, 20, 10, 10, 10);
+  const f2 = clipCenterCropFrame(20, 40, 10, 10, 10);
   r = pointingGame(put(zeros(10, 10), 10, 1, 3, 1), 10, 10, { boxes: [[16, 2, 17, 3]] }, { frame: f2, tolerance: 1 });
   t.deepEqual([r.x, r.y, r.hit, r.distance], [16.5, 2.5, true, Math.SQRT1_2], 'scale-2 frame: point (16.5, 2.5), √½ from pixel (2, 16)');
   const mask2 = new Uint8Array(40 * 20); mask2[3 * 40 + 17] = 1;
@@ -181,7 +181,7 @@ test('energy: hand-computed shares of mass', (t) => {
   t.equal(energyPointingGame(new Float64Array(100).fill(1), 10, 10, { mask }), 0.5, 'mask over half: 0.5');
   // Crop frame: original 20×10, map = original columns 5..14. Box over original columns 0..9 holds map
   // columns 0..4 (half); a box over columns 0..4 lies outside the crop entirely.
-  const f = clipCenterCropFrame(20, 10, 10, 10, 10);
+  const f = clipCenterCropFrame(10, 20, 10, 10, 10);
   const c = new Float64Array(100).fill(1);
   t.equal(energyPointingGame(c, 10, 10, { boxes: [[0, 0, 10, 10]] }, { frame: f }), 0.5, 'crop frame: half the map in the box');
   t.equal(energyPointingGame(c, 10, 10, { boxes: [[0, 0, 5, 10]] }, { frame: f }), 0, 'crop frame: box cut away by the crop');
@@ -328,7 +328,7 @@ test('box IoU: largest region, threshold, connectivity, ties, frames', (t) => {
   t.deepEqual([r.mapBox, r.iou], [[0, 0, 10, 10], 0.5], 'constant map: the whole map, IoU ½ with the top half');
   t.deepEqual(mapBoxIou(m, 10, 10, []).iou, 0, 'no object boxes: 0');
   // Crop frame 40×20 → scale 2, offset x 10: map block cols 3..6, rows 2..4 → [16, 4, 24, 10].
-  r = mapBoxIou(m, 10, 10, [[16, 4, 24, 10]], { frame: clipCenterCropFrame(40, 20, 10, 10, 10) });
+  r = mapBoxIou(m, 10, 10, [[16, 4, 24, 10]], { frame: clipCenterCropFrame(20, 40, 10, 10, 10) });
   t.deepEqual([r.box, r.iou], [[16, 4, 24, 10], 1], 'crop frame: box carried to the original');
   throwsDecomcam(t, () => largestRegionBox(m, 10, 10, { threshold: 1.5 }), /threshold 1.5/, 'threshold > 1');
   throwsDecomcam(t, () => largestRegionBox(m, 10, 10, { connectivity: 6 }), /connectivity 6/, 'connectivity 6');
@@ -364,7 +364,7 @@ test('fixture: pointing game against torchray\'s rule (torch)', (t) => {
   const [Kc, h, w] = cm.shape;
   const geo = [], cpts = [], chits = [];
   for (let k = 0; k < Kc; k++) {
-    const g = clipCenterCropGeometry(sizes[2 * k], sizes[2 * k + 1], w, h, size);
+    const g = clipCenterCropGeometry(sizes[2 * k + 1], sizes[2 * k], h, w, size);
     geo.push(g.resizedWidth, g.resizedHeight, g.cropLeft, g.cropTop);
     const r = pointingGame(row('pointing_crop.maps', k), h, w, { boxes: boxesOf('pointing_crop.boxes', k) },
       { tolerance: tol, frame: cropFrame(g) });

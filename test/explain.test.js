@@ -26,7 +26,7 @@ const image = join(dir, 'two-blocks.png');
       if (c) px.set(c, (y * W + x) * 3);
     }
   }
-  writeFileSync(image, encodePng(px, W, H));
+  writeFileSync(image, encodePng(px, H, W));
 }
 
 function run(args) {

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeImage, loadImage, encodePng } from '../dist/image/decode.js';
 import { resizeBicubic } from '../dist/image/resize.js';
-import { centerCropResize, toTensor, normalize, preprocessImage, shortSideSize } from '../dist/image/preprocess.js';
+import { centerCropResize, toTensor, normalize, preprocessImage } from '../dist/image/preprocess.js';
+import { shortSideSize } from '../dist/image/geometry.js';
 import { interpolate } from '../dist/image/interpolate.js';
 import { gaussianFilter } from '../dist/image/blur.js';
 import { jetTable, applyJet, overlay } from '../dist/image/colormap.js';
@@ -16,22 +17,8 @@ import { readSafetensors } from '../dist/io/safetensors.js';
 import { DecomcamError } from '../dist/errors.js';
 import { mulberry32 } from '../dist/tensor/rng.js';
 import { assertClose, fixturesDir } from './helpers/compare.js';
+import { IMAGE_TOL as TOL } from './tolerances.js'; // relative to each stage's max |reference|
 
-// Tolerances, relative to each stage's max |reference| (uint8 stages: levels / 255 with a floor of 255).
-const TOL = {
-  png: 0,                 // PNG decode: exact
-  jpegLevels: 3,          // JPEG decode: jpeg-js's IDCT vs libjpeg's ISLOW, ±3 levels (measured max 3)
-  jpegMeanLevels: 0.25,   // ... and on average (measured ≤ 0.17)
-  jpegResizedLevels: 5,   // after PIL resize of a JPEG: 3 levels × Σ|w| of two bicubic passes (measured 2)
-  resize: 0,              // PIL bicubic resize on uint8: exact
-  preprocess: 0,          // Resize + CenterCrop + ToTensor + Normalize (f32 and f64) from a PNG: exact
-  interpF32: 1e-6,        // vs torch float32 (torch sums in float32; we sum in double)
-  interpF32Exact: 2e-7,   // vs torch float64 of the same float32 input, rounded: within an ulp
-  interpF64: 1e-12,
-  blurF32: 1e-6,
-  blurF64: 1e-12,
-  colormap: 0,            // JET table, heat map and overlay: exact
-};
 
 const st = readSafetensors(join(fixturesDir, 'image.safetensors'));
 const meta = JSON.parse(readFileSync(join(fixturesDir, 'image.json'), 'utf8'));
@@ -180,15 +167,15 @@ test('decode: PNG tolerates data after IEND (as PIL does)', (t) => {
 
 test('encodePng: grey and RGB round-trip through the decoder; bad sizes are errors', (t) => {
   const rgb = ref('decode.rgb8.png');
-  const back = decodeImage(encodePng(rgb.data, rgb.shape[1], rgb.shape[0]), 'encoded');
+  const back = decodeImage(encodePng(rgb.data, rgb.shape[0], rgb.shape[1]), 'encoded');
   assertClose(t, 'encodePng RGB round trip', back.data, rgb.data, 0);
   const grey = Uint8Array.from({ length: 6 * 5 }, (_, i) => (i * 41) & 255);
-  const g = decodeImage(encodePng(grey, 6, 5), 'encoded grey');
+  const g = decodeImage(encodePng(grey, 5, 6), 'encoded grey');
   assertClose(t, 'encodePng grey round trip (R channel)', g.data.filter((_, i) => i % 3 === 0), grey, 0);
   const dir = mkdtempSync(join(tmpdir(), 'decomcam-image-'));
-  writeFileSync(join(dir, 'g.png'), encodePng(grey, 6, 5));
+  writeFileSync(join(dir, 'g.png'), encodePng(grey, 5, 6));
   t.equal(loadImage(join(dir, 'g.png')).width, 6, 'a written PNG loads from disk');
-  t.throws(() => encodePng(grey, 7, 5), DecomcamError, 'length that fits neither grey nor RGB');
+  t.throws(() => encodePng(grey, 5, 7), DecomcamError, 'length that fits neither grey nor RGB');
   t.throws(() => encodePng(new Uint8Array(0), 0, 0), DecomcamError, 'zero size');
   t.end();
 });
@@ -198,10 +185,10 @@ test('resize: PIL Image.resize(BICUBIC) bit for bit (down, up, one axis, same si
     const m = name.match(/^resize\.(.+)\.(\d+)x(\d+)$/);
     if (!m) continue;
     const src = asImage(ref(`decode.${m[1]}`));
-    const out = resizeBicubic(src, Number(m[2]), Number(m[3]));
+    const out = resizeBicubic(src, Number(m[3]), Number(m[2])); // the names are PIL's W×H
     assertClose(t, name, out.data, tensor.data, TOL.resize);
   }
-  t.throws(() => resizeBicubic(asImage(ref('decode.rgb8.png')), 0, 5), DecomcamError, 'zero target size');
+  t.throws(() => resizeBicubic(asImage(ref('decode.rgb8.png')), 5, 0), DecomcamError, 'zero target size');
   t.throws(() => resizeBicubic({ width: 4, height: 4, data: new Uint8Array(47) }, 2, 2), DecomcamError,
     'image data of the wrong length');
   t.end();
@@ -216,9 +203,9 @@ test('preprocess: CLIP _transform(n) stage by stage (torchvision rules, PIL bicu
     const img = loadImage(inputPath(file));
     let ours;
     if (stage === 'resized') {
-      const [w, h] = shortSideSize(img.width, img.height, n);
+      const [h, w] = shortSideSize(img.height, img.width, n);
       t.deepEqual([h, w, 3], tensor.shape, `${name}: torchvision's size int(n·long/short)`);
-      ours = resizeBicubic(img, w, h).data;
+      ours = resizeBicubic(img, h, w).data;
     } else if (stage === 'crop') ours = centerCropResize(img, n).data;
     else if (stage === 'rgb01') ours = toTensor(centerCropResize(img, n)).data;
     else if (stage === 'f32') ours = preprocessImage(img, n).data;
@@ -231,7 +218,7 @@ test('preprocess: CLIP _transform(n) stage by stage (torchvision rules, PIL bicu
   }
   // the crop offsets round half to even, like Python: 53×41 → 41×32, (41 − 32)/2 = 4.5 → left 4
   const crop = centerCropResize(loadImage(inputPath('rgb8.png')), 32);
-  const resized = resizeBicubic(loadImage(inputPath('rgb8.png')), 41, 32);
+  const resized = resizeBicubic(loadImage(inputPath('rgb8.png')), 32, 41);
   t.deepEqual(Array.from(crop.data.subarray(0, 3)), Array.from(resized.data.subarray(4 * 3, 4 * 3 + 3)),
     'crop left offset round(4.5) = 4 (half to even)');
   t.throws(() => preprocessImage(asImage(ref('decode.rgb8.png')), 0), DecomcamError, 'size 0');
@@ -279,7 +266,7 @@ test('colormap: OpenCV COLORMAP_JET table and show_cam_on_image(use_rgb=True) ex
     const img = ref(`overlay.${c}.img`);
     const map = ref(`overlay.${c}.map`);
     const [H, W] = map.shape;
-    assertClose(t, `overlay.${c}.heatmap`, applyJet(map.data, W, H).data, ref(`overlay.${c}.heatmap`).data, TOL.colormap);
+    assertClose(t, `overlay.${c}.heatmap`, applyJet(map.data, H, W).data, ref(`overlay.${c}.heatmap`).data, TOL.colormap);
     assertClose(t, `overlay.${c}.out (image weight ${w})`, overlay(asImage(img), map.data, w).data,
       ref(`overlay.${c}.out`).data, TOL.colormap);
   }

@@ -16,7 +16,7 @@ import { residualForward, residualBackward } from '../dist/nn/residual.js';
 import { allocBlockActs, blockForward, blockBackward } from '../dist/clip/block.js';
 import { mulberry32 } from '../dist/tensor/rng.js';
 import { assertClose, fixturesDir } from './helpers/compare.js';
-import { TOL } from './clip_tolerances.js';
+import { OP_TOL as TOL } from './tolerances.js';
 
 const be = tsBackend;
 const DTYPES = { float32: 'f32', float64: 'f64' };

@@ -1,7 +1,8 @@
 // test/safetensors.test.js: our safetensors reader/writer against a file PyTorch/numpy wrote
 // (reference/safetensors_fixture.py), exactly; and a crafted bad file for every check the reader makes.
 import test from 'tape';
-import { readFileSync, writeFileSync, mkdtempSync, existsSync } from 'node:fs';
+import { readFileSync, mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -64,12 +65,21 @@ test('safetensors: our writer round-trips, and Python reads what we wrote', (t) 
   const f = readSafetensors(fixture);
   const bytes = serializeSafetensors(f.tensors, f.metadata);
   checkFile(t, parseSafetensors(bytes, 'rewritten'), 'rewritten');
-  // The file Python checks before a commit: /usr/bin/python3 reference/safetensors_fixture.py --check <this path>
+  // Python read our writer's file once (reference/safetensors_fixture.py --check F --record) and recorded
+  // what it found; our writer must still make those very bytes, and the header must say what Python read.
+  const py = JSON.parse(readFileSync(join(fixturesDir, 'dtypes.python_check.json'), 'utf8'));
   const dir = mkdtempSync(join(tmpdir(), 'decomcam-st-'));
   const out = join(dir, 'roundtrip.safetensors');
   writeSafetensors(out, f.tensors, f.metadata);
-  t.ok(existsSync(out), `wrote ${out} (check it with reference/safetensors_fixture.py --check)`);
-  writeFileSync(join(tmpdir(), 'decomcam-st-roundtrip.safetensors'), bytes);
+  const written = readFileSync(out);
+  t.equal(createHash('sha256').update(written).digest('hex'), py.sha256,
+    `writeSafetensors makes the ${py.bytes} bytes Python checked (${py.result}); if the writer changed on purpose, `
+    + 'rerun reference/safetensors_fixture.py --check <file> --record reference/fixtures/dtypes.python_check.json');
+  t.deepEqual(Buffer.from(bytes), written, 'serializeSafetensors gives the same bytes');
+  const back = parseSafetensors(new Uint8Array(written), 'written');
+  t.deepEqual([...back.tensors].map(([name, x]) => ({ name, dtype: x.dtype, shape: x.shape })), py.tensors,
+    `${py.tensors.length} names, dtypes and shapes in the order Python read them`);
+  t.deepEqual(back.metadata, py.metadata, 'metadata as Python read it');
   t.end();
 });
 

@@ -94,7 +94,7 @@ test('tiny-clip: the default run of tools/explain.js points at the object its te
   t.deepEqual(result.texts.map((x) => x.text), [sample.text], `the default text "${sample.text}"`);
   const map = readSafetensors(join(out, result.texts[0].files.maps)).tensors.get('map');
   const [H, W] = map.shape;
-  const frame = clipCenterCropFrame(sample.width, sample.height, H, W, H);
+  const frame = clipCenterCropFrame(sample.height, sample.width, H, W, H);
   const point = (o) => pointingGame(map.data, H, W, { boxes: [o.box_xyxy] }, { frame });
   const target = point(sample.objects[sample.target_object]);
   t.ok(target.hit, `peak at (x ${target.x.toFixed(1)}, y ${target.y.toFixed(1)}) hits ${sample.text}'s box ` +

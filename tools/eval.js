@@ -149,7 +149,7 @@ async function main(argv) {
 
   for (const [k, { i, im, o }] of pairs.entries()) {
     const image = loadImage(im.file);
-    const frame = clipCenterCropFrame(im.width, im.height, S, S, S);
+    const frame = clipCenterCropFrame(im.height, im.width, S, S, S);
     const region = o.maskFile ? { mask: maskOf(o.maskFile, im.width, im.height) } : { boxes: o.boxes };
     const p = dataset.prompts.indexOf(o.prompt);
     const scorer = (imgs) => {

@@ -78,7 +78,7 @@ function componentsPng(masks, Q, S) {
       data.set(tile.data.subarray(y * S * 3, (y + 1) * S * 3), ((y0 + y) * W + x0) * 3);
     }
   }
-  return encodePng(data, W, H);
+  return encodePng(data, H, W);
 }
 
 function f32(t) {

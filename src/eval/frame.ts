@@ -6,6 +6,7 @@
 
 import { fail } from '../errors.js';
 import type { Float } from '../tensor/tensor.js';
+import { clipCrop } from '../image/geometry.js';
 
 // x_orig = offsetX + scaleX · x_map,  y_orig = offsetY + scaleY · y_map  (continuous coordinates).
 export interface MapFrame {
@@ -31,8 +32,8 @@ export interface ObjectRegion {
   mask?: Uint8Array;
 }
 
-// The map is the image itself (no resize, no crop).
-export function identityFrame(width: number, height: number): MapFrame {
+// The map is the image itself (no resize, no crop), (height, width) as every size here.
+export function identityFrame(height: number, width: number): MapFrame {
   checkSize('identityFrame', width, height);
   return { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, origWidth: width, origHeight: height };
 }
@@ -71,41 +72,31 @@ export function cropFrame(g: CropGeometry): MapFrame {
   };
 }
 
-// OpenAI CLIP's preprocessing as torchvision runs it: Resize(size) — the short side becomes `size`, the long
-// side int(size · long / short), truncated — then CenterCrop(size), whose offsets are
-// int(round((resized - size) / 2)) with Python's round-half-to-even (a resized side of 229 at size 224:
-// (229 - 224) / 2 = 2.5 → offset 2, not 3).
+// OpenAI CLIP's preprocessing as torchvision runs it, Resize(size) then CenterCrop(size), of an original
+// (origHeight, origWidth) image; the geometry is image/geometry.ts's clipCrop (int() truncation of the long
+// side, offsets by Python's round-half-to-even: a resized side of 229 at size 224 gives offset 2, not 3).
 // HF's CLIPImageProcessor floors that offset instead; build its frame with cropFrame if that is what ran.
 export function clipCenterCropGeometry(
-  origWidth: number, origHeight: number, mapWidth: number, mapHeight: number, size = 224): CropGeometry {
+  origHeight: number, origWidth: number, mapHeight: number, mapWidth: number, size = 224): CropGeometry {
   checkSize('clipCenterCropFrame original', origWidth, origHeight);
   checkSize('clipCenterCropFrame map', mapWidth, mapHeight);
   checkSize('clipCenterCropFrame size', size, size);
-  const short = Math.min(origWidth, origHeight);
-  const long = Math.max(origWidth, origHeight);
-  const newLong = Math.trunc((size * long) / short);
-  const [resizedWidth, resizedHeight] = origWidth <= origHeight ? [size, newLong] : [newLong, size];
+  const c = clipCrop(origHeight, origWidth, size);
   return {
-    origWidth, origHeight, resizedWidth, resizedHeight,
-    cropLeft: roundHalfEven((resizedWidth - size) / 2),
-    cropTop: roundHalfEven((resizedHeight - size) / 2),
+    origWidth, origHeight, resizedWidth: c.resizedW, resizedHeight: c.resizedH,
+    cropLeft: c.left, cropTop: c.top,
     cropWidth: size, cropHeight: size, mapWidth, mapHeight,
   };
 }
 
+// The MapFrame of a (mapHeight, mapWidth) map over CLIP's crop of an (origHeight, origWidth) image.
 export function clipCenterCropFrame(
-  origWidth: number, origHeight: number, mapWidth: number, mapHeight: number, size = 224): MapFrame {
-  return cropFrame(clipCenterCropGeometry(origWidth, origHeight, mapWidth, mapHeight, size));
+  origHeight: number, origWidth: number, mapHeight: number, mapWidth: number, size = 224): MapFrame {
+  return cropFrame(clipCenterCropGeometry(origHeight, origWidth, mapHeight, mapWidth, size));
 }
 
-// Python 3's round(): halves go to the even neighbour.
-export function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+// Python 3's round(), kept reachable here for the callers that imported it from this file.
+export { roundHalfEven } from '../image/geometry.js';
 
 // The centre of map pixel (row, col) in original continuous coordinates.
 export function mapPixelCentre(frame: MapFrame, row: number, col: number): { x: number; y: number } {
@@ -186,7 +177,7 @@ export function checkRegion(what: string, region: ObjectRegion, frame: MapFrame)
 
 // The frame defaults to the identity, which needs the map to be the original image's size.
 export function frameOrIdentity(frame: MapFrame | undefined, H: number, W: number): MapFrame {
-  if (frame === undefined) return identityFrame(W, H);
+  if (frame === undefined) return identityFrame(H, W);
   const ok = [frame.scaleX, frame.scaleY, frame.offsetX, frame.offsetY].every(Number.isFinite)
     && frame.scaleX > 0 && frame.scaleY > 0;
   if (!ok) fail(`map frame ${JSON.stringify(frame)} needs finite offsets and positive scales`, 'usage');

@@ -73,18 +73,19 @@ function checkMap(map01: Float, n: number, what: string): void {
 }
 
 // cv2.applyColorMap(np.uint8(255 · map), COLORMAP_JET) as RGB: 255·map is a float32 product, then truncated.
-export function applyJet(map01: Float, width: number, height: number): RgbImage {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    fail(`applyJet: size ${width}×${height} is not a positive integer size`);
+// map01 is (H, W); the image is (H, W, 3).
+export function applyJet(map01: Float, H: number, W: number): RgbImage {
+  if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) {
+    fail(`applyJet: size (H ${H}, W ${W}) is not a positive integer size`);
   }
-  checkMap(map01, width * height, 'applyJet');
+  checkMap(map01, H * W, 'applyJet');
   const table = jetTable();
-  const data = new Uint8Array(width * height * 3);
-  for (let p = 0; p < width * height; p++) {
+  const data = new Uint8Array(H * W * 3);
+  for (let p = 0; p < H * W; p++) {
     const level = Math.trunc(f32(255 * f32(map01[p])));
     data.set(table.subarray(level * 3, level * 3 + 3), p * 3);
   }
-  return { width, height, data };
+  return { width: W, height: H, data };
 }
 
 // pytorch-grad-cam's show_cam_on_image(img / 255, map, use_rgb=True, image_weight), float32 throughout:
@@ -93,7 +94,7 @@ export function applyJet(map01: Float, width: number, height: number): RgbImage 
 export function overlay(img: RgbImage, map01: Float, imageWeight = 0.5): RgbImage {
   checkRgbImage(img, 'overlay');
   if (!(imageWeight >= 0 && imageWeight <= 1)) fail(`overlay: image weight ${imageWeight} must be in [0, 1]`);
-  const heat = applyJet(map01, img.width, img.height).data;
+  const heat = applyJet(map01, img.height, img.width).data;
   const wHeat = f32(1 - imageWeight), wImg = f32(imageWeight);
   const cam = new Float32Array(heat.length);
   let max = 0;

@@ -237,8 +237,8 @@ function sampleTo8Bit(colorType: number, depth: number): (v: number) => number {
   return (v) => v * scale;
 }
 
-// data: (H, W) grey or (H, W, 3) RGB, uint8 → PNG file bytes (8-bit, not interlaced).
-export function encodePng(data: Uint8Array, width: number, height: number): Uint8Array {
+// data: (H, W) grey or (H, W, 3) RGB, uint8 → PNG file bytes (8-bit, not interlaced). Sizes (H, W), rows first.
+export function encodePng(data: Uint8Array, height: number, width: number): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     fail(`encodePng: size ${width}×${height} is not a positive integer size`);
   }

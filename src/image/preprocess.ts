@@ -2,6 +2,7 @@
 //   Resize(n, BICUBIC): the short side becomes n, the long side int(n · long / short) (truncated), by PIL's
 //                       bicubic (image/resize.ts); skipped when the size already matches.
 //   CenterCrop(n):      top = int(round((H − n) / 2)), left likewise; Python's round is half-to-even.
+//   (Both sizes and offsets come from image/geometry.ts, shared with eval/frame.ts.)
 //   ToTensor:           uint8 → x / 255, (H, W, 3) → (3, n, n).
 //   Normalize:          (x − mean) / std per channel, in the tensor's precision (float32 by default).
 // One deliberate difference: CLIP converts to RGB after the crop; here the image is RGB from decoding on.
@@ -11,6 +12,7 @@
 import { fail } from '../errors.js';
 import { allocFloat, type DType, type Tensor } from '../tensor/tensor.js';
 import { checkRgbImage, type RgbImage } from './decode.js';
+import { clipCrop } from './geometry.js';
 import { resizeBicubic } from './resize.js';
 
 export const CLIP_MEAN: readonly number[] = [0.48145466, 0.4578275, 0.40821073];
@@ -22,26 +24,13 @@ export interface PreprocessOptions {
   dtype?: DType;            // default 'float32'
 }
 
-// torchvision's Resize(size) for an int size: [width, height] after resizing the short side to `size`.
-export function shortSideSize(width: number, height: number, size: number): [number, number] {
-  if (width <= height) return [size, Math.trunc((size * height) / width)];
-  return [Math.trunc((size * width) / height), size];
-}
-
-// Python's round(): to the nearest integer, ties to even.
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-// Resize(size) then CenterCrop(size): the (size, size) RGB crop that CLIP sees, before ToTensor.
+// Resize(size) then CenterCrop(size): the (size, size) RGB crop that CLIP sees, before ToTensor. The
+// geometry (sizes, offsets, rounding) is image/geometry.ts's clipCrop.
 export function centerCropResize(img: RgbImage, size: number): RgbImage {
   checkRgbImage(img, 'centerCropResize');
   if (!Number.isInteger(size) || size < 1) fail(`image size ${size} must be a positive integer (e.g. 224)`);
-  const [w, h] = shortSideSize(img.width, img.height, size);
-  const resized = w === img.width && h === img.height ? img : resizeBicubic(img, w, h);
-  const top = roundHalfEven((h - size) / 2);
-  const left = roundHalfEven((w - size) / 2);
+  const { resizedH: h, resizedW: w, top, left } = clipCrop(img.height, img.width, size);
+  const resized = w === img.width && h === img.height ? img : resizeBicubic(img, h, w);
   const data = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++) {
     const from = ((top + y) * w + left) * 3;

@@ -98,24 +98,25 @@ function resampleVertical(out: Uint8Array, inp: Uint8Array, W: number, outH: num
   }
 }
 
-// PIL's Image.resize((width, height), Image.BICUBIC). Same size → a copy, as PIL returns.
-export function resizeBicubic(img: RgbImage, width: number, height: number): RgbImage {
+// PIL's Image.resize((W, H), Image.BICUBIC) to H rows, W columns (note: PIL takes width first; we take
+// (H, W) as everywhere else). Same size → a copy, as PIL returns.
+export function resizeBicubic(img: RgbImage, H: number, W: number): RgbImage {
   checkRgbImage(img, 'resizeBicubic');
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    fail(`resizeBicubic: target size ${width}×${height} must be positive integers`);
+  if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) {
+    fail(`resizeBicubic: target size (H ${H}, W ${W}) must be positive integers`);
   }
   let cur = img;
   // PIL runs the horizontal pass on the rows the vertical pass will read; with a full-image box that is
   // every row, so resizing all rows here gives the same pixels.
-  if (width !== img.width) {
-    const data = new Uint8Array(img.height * width * 3);
-    resampleHorizontal(data, img.data, img.height, img.width, width, precomputeCoeffs(img.width, width));
-    cur = { width, height: img.height, data };
+  if (W !== img.width) {
+    const data = new Uint8Array(img.height * W * 3);
+    resampleHorizontal(data, img.data, img.height, img.width, W, precomputeCoeffs(img.width, W));
+    cur = { width: W, height: img.height, data };
   }
-  if (height !== img.height) {
-    const data = new Uint8Array(height * width * 3);
-    resampleVertical(data, cur.data, width, height, precomputeCoeffs(img.height, height));
-    cur = { width, height, data };
+  if (H !== img.height) {
+    const data = new Uint8Array(H * W * 3);
+    resampleVertical(data, cur.data, W, H, precomputeCoeffs(img.height, H));
+    cur = { width: W, height: H, data };
   }
-  return cur === img ? { width, height, data: img.data.slice() } : cur;
+  return cur === img ? { width: W, height: H, data: img.data.slice() } : cur;
 }

@@ -1,17 +1,39 @@
 // tensor/ndarray.ts: conversion between our Tensor and scijs `ndarray` for users who hold ndarrays.
 // A contiguous row-major ndarray (offset 0 or not) shares its buffer with the Tensor: no copy.
-// Strided or transposed views are copied once, into row-major order.
+// Strided or transposed views are copied once, into row-major order. The types are our own structural ones,
+// so a user's compiler needs no @types/ndarray to read ours.
 
 import ndarray from 'ndarray';
-import type { NdArray } from 'ndarray';
 import { fail } from '../errors.js';
 import { numel, tensor, type Float, type Tensor } from './tensor.js';
 
-export function toNdarray(t: Tensor): NdArray<Float> {
+/** What `fromNdarray` reads of a scijs ndarray: `data` seen through `shape`, `stride` (in elements) and `offset`.
+ *  Any `ndarray(...)` has these, so it is accepted as it is (no @types/ndarray needed). */
+export interface NdarrayLike {
+  readonly data: unknown;
+  readonly shape: readonly number[];
+  readonly stride: readonly number[];
+  readonly offset: number;
+}
+
+/** A scijs ndarray over a Tensor's data (it is a real `ndarray` at run time: `transpose`, `pick`, `lo`, `hi` …
+ *  are there too; cast to @types/ndarray's `NdArray<Float32Array>` to use them typed). */
+export interface NdarrayView<D extends Float = Float> extends NdarrayLike {
+  readonly data: D;
+  readonly shape: number[];
+  readonly stride: number[];
+  readonly size: number;            // number of elements
+  get(...index: number[]): number;  // the element at (i0, i1, …)
+  set(...indexThenValue: number[]): number;
+}
+
+/** A view of `t` as a scijs ndarray, sharing its buffer (no copy). */
+export function toNdarray(t: Tensor): NdarrayView<Float> {
   return ndarray(t.data, t.shape);
 }
 
-export function fromNdarray(a: NdArray): Tensor {
+/** A Tensor from an ndarray of float32/float64: shares the buffer when row-major contiguous, copies otherwise. */
+export function fromNdarray(a: NdarrayLike): Tensor {
   const data: unknown = a.data;
   if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
     fail('fromNdarray: the ndarray must hold a Float32Array or a Float64Array');
