@@ -60,3 +60,5 @@ export { deletionCurve, insertionCurve, type Scorer } from './eval/deletion.js';
 export { camMultImage, averageDropIncrease } from './eval/confidence.js';
 export { boxIou, mapBoxIou } from './eval/boxiou.js';
 export { clipCenterCropFrame, cropFrame, identityFrame, type Box, type ObjectRegion, type MapFrame } from './eval/frame.js';
+export { loadScenes, loadVoc, loadCoco, classPrompt, type EvalDataset, type EvalImage, type EvalObject } from './eval/datasets.js';
+export { evaluate, type EvalOptions, type EvalResult, type EvalRow, type ZeroShot } from './eval/harness.js';
