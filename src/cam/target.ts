@@ -8,6 +8,7 @@ import { fail } from '../errors.js';
 import type { Float } from '../tensor/tensor.js';
 
 export { SCORE_KINDS, type ScoreKind };
+export { cosineRow, scoreAndGrad, scoreRows } from '../clip/score.js'; // their home is clip/score.ts
 
 /** A target before the model has been seen: a prompt (encoded by the model's text tower) or a ready embedding. */
 export interface Target {
