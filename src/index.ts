@@ -47,8 +47,23 @@ export { pca, type PcaResult } from './linalg/pca.js';
 export {
   explain, camMethods, resolveOptions, type ExplainOptions, type Explanation, type TextExplanation, type CamImage,
 } from './cam/explain.js';
+export {
+  explainMethods, DEFAULT_LAYER, type BuiltinExplainOptions, type CustomExplainOptions, type CommonOptions, type MethodOptionsMap,
+  type ResolvedExplainOptions, type ExplainMethodsExtras,
+} from './cam/explain.js';
 export { presets, type PresetName } from './cam/decomcam.js';
+export { decomcamDefaults, type DecomcamOptions } from './cam/decomcam.js';
+export type { ScorecamOptions } from './cam/scorecam.js';
+export type { GscorecamOptions } from './cam/gscorecam.js';
+export {
+  builtinMethods, createRegistry, registerMethod, methodByName, METHOD_NAMES, type MethodName, type MethodRegistry,
+} from './cam/registry.js';
+export type { CamMethod, CamContext, LayerGrid, FullMap, StageTimer } from './cam/template.js';
 export { textTarget, embeddingTarget, type Target, type ScoreKind } from './cam/target.js';
+export { type TargetOptions } from './cam/target.js';
+export {
+  SCORE_KINDS, cosineRow, scoreRows, scoreAndGrad, softmax, unitRows, promptProbabilities,
+} from './clip/score.js';
 
 // evaluation
 export { pointingGame } from './eval/pointing.js';
@@ -57,6 +72,8 @@ export { deletionCurve, insertionCurve, type Scorer } from './eval/deletion.js';
 export { camMultImage, averageDropIncrease } from './eval/confidence.js';
 export { boxIou, mapBoxIou } from './eval/boxiou.js';
 export { clipCenterCropFrame, cropFrame, identityFrame, type Box, type ObjectRegion, type MapFrame } from './eval/frame.js';
+export { loadScenes, loadVoc, loadCoco, classPrompt, type EvalDataset, type EvalImage, type EvalObject } from './eval/datasets.js';
+export { evaluate, type EvalOptions, type EvalResult, type EvalRow, type ZeroShot } from './eval/harness.js';
 
 // explain off the main thread (a worker thread holds the model)
 export { createExplainer, explainAsync } from './worker/node.js';

@@ -14,7 +14,7 @@ const tool = join(repoRoot, 'tools', 'explain.js');
 const model = join(fixturesDir, 'tiny_clip_hf');
 const dir = mkdtempSync(join(tmpdir(), 'decomcam-hostile-'));
 const image = join(dir, 'in.png');
-writeFileSync(image, encodePng(new Uint8Array(40 * 32 * 3).map((_, i) => (i * 7) % 256), 40, 32));
+writeFileSync(image, encodePng(new Uint8Array(40 * 32 * 3).map((_, i) => (i * 7) % 256), 32, 40));
 
 function run(args, cwd = dir) {
   // a time limit, so that a regression to "hangs" fails here instead of stalling the suite

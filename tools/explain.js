@@ -141,8 +141,11 @@ async function main(argv) {
   const tLoad = performance.now() - t0 - tImage;
 
   const t1 = performance.now();
+  // each method takes its own options: the preset only where the method has presets (DecomCAM); Q, P and sigma
+  // are passed as given, so a baseline given one is an error naming the method
   const ex = explain(model, image, texts, {
-    method: opts.method, preset: opts.preset, layer: opts.layer, Q: opts.components, P: opts['top-p'], sigma: opts.sigma,
+    method: opts.method, layer: opts.layer, ...(camMethods[opts.method].presets ? { preset: opts.preset } : {}),
+    Q: opts.components, P: opts['top-p'], sigma: opts.sigma,
   });
   const tExplain = performance.now() - t1;
   for (const w of ex.warnings) log(`warning: ${w}`);

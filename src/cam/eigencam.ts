@@ -19,6 +19,7 @@ export const eigencam: CamMethod = {
   name: 'eigencam',
   title: 'Eigen-CAM (arXiv 2008.00299)',
   usesGradients: false,
+  defaults: {}, // no options
   rawMap(acts, grads, grid) {
     return firstProjection(acts, grid);
   },

@@ -9,6 +9,7 @@ export const eigengradcam: CamMethod = {
   name: 'eigengradcam',
   title: 'EigenGrad-CAM (pytorch-grad-cam; after arXiv 2008.00299)',
   usesGradients: true,
+  defaults: {}, // no options
   rawMap(acts, grads, grid) {
     const ga = new Float64Array(acts.length);
     for (let i = 0; i < ga.length; i++) ga[i] = grads[i] * acts[i];

@@ -1,85 +1,135 @@
-// cam/explain.ts: the top-level call — one image, one or more texts, one CAM method by name (the registry
-// camMethods), options from a preset (cam/decomcam.ts) with overrides. The texts are encoded in one call, the image
-// is preprocessed once and goes through one forward to the target layer, and each text then runs the template
-// (cam/template.ts): its score, a backward to the layer, the method, the post-processing.
-// Shapes: crop (3,S,S); map (S,S) in the preprocessed crop's frame; ossm (Q,h,w); E embedding.
+// cam/explain.ts: the top-level calls — one image, one or more texts, one CAM method (explain) or several
+// (explainMethods, which the evaluation harness uses). Each method's own options are resolved from its defaults
+// (and DecomCAM's preset) by cam/options.ts; methods come by name from a registry (cam/registry.ts). The texts
+// are encoded in one call, the image is preprocessed once and goes through one forward to each target layer, and
+// each text is scored and differentiated once per score kind, shared by every method that reads gradients.
+// Shapes: crop (3,R,R); map (R,R) in the preprocessed crop's frame; ossm (Q,h,w); E embedding.
 
 import { encodeTexts, type ClipModel } from '../clip/model.js';
+import type { ScoreKind } from '../clip/score.js';
 import { resolveLayer } from '../clip/vision.js';
 import { fail } from '../errors.js';
 import type { Float, Tensor } from '../tensor/tensor.js';
-import { decomcam, presets, type PresetName } from './decomcam.js';
-import { eigencam } from './eigencam.js';
-import { eigengradcam } from './eigengradcam.js';
-import { gradcam } from './gradcam.js';
-import { gradcampp } from './gradcampp.js';
-import { gscorecam } from './gscorecam.js';
-import { hirescam } from './hirescam.js';
-import { layercam } from './layercam.js';
-import { scorecam } from './scorecam.js';
-import { SCORE_KINDS, textTarget, type Target } from './target.js';
+import type { DecomcamOptions, PresetName } from './decomcam.js';
+import type { GscorecamOptions } from './gscorecam.js';
+import { resolveMethodOptions } from './options.js';
+import { builtinMethods, camMethods, methodByName, type MethodName, type MethodRegistry } from './registry.js';
+import type { ScorecamOptions } from './scorecam.js';
+import { textTarget, type Target } from './target.js';
 import {
-  prepareImage, releaseImage, runMethod, type CamImage, type CamMethod, type CamOptions, type LayerGrid, type TextExplanation,
+  layerGrid, prepareImage, releaseImage, runMethod, scoreText, type CamImage, type CamMethod, type ImageRun, type LayerGrid,
+  type ScoredText, type TextExplanation,
 } from './template.js';
-import { xgradcam } from './xgradcam.js';
 
-// Every method by name (the --method values of tools/explain.js).
-export const camMethods: Record<string, CamMethod> = {
-  decomcam, gradcam, gradcampp, xgradcam, layercam, hirescam, eigencam, eigengradcam, scorecam, gscorecam,
-};
-
+export { camMethods };
 export type { CamImage, TextExplanation };
 
-export interface ExplainOptions extends Partial<CamOptions> {
-  method?: string;      // default 'decomcam'
-  preset?: PresetName;  // default 'paper'; the other options override the preset's values
+/** The default target layer: the last block's ln_1 (its output is what the class token attends to). */
+export const DEFAULT_LAYER = 'vision.blocks.-1.ln_1';
+
+/** Options every method takes. */
+export interface CommonOptions {
+  /** 'vision.blocks.N.ln_1' | '.ln_2' | 'vision.blocks.N' (output); N < 0 counts from the end. Default: DEFAULT_LAYER. */
+  layer?: string;
+  /** Keep every intermediate (α, top, X, masks, batch, raw, acts, grads, …) in each result's `trace`. */
+  trace?: boolean;
+  /** Where `method` names are looked up (default: the built-ins); make one with createRegistry/registerMethod. */
+  methods?: MethodRegistry;
 }
 
+/** Each built-in method's own options (all optional in explain; Grad-CAM and the like take none). */
+export interface MethodOptionsMap {
+  decomcam: DecomcamOptions & { preset: PresetName };
+  gradcam: Record<never, never>;
+  gradcampp: Record<never, never>;
+  xgradcam: Record<never, never>;
+  layercam: Record<never, never>;
+  hirescam: Record<never, never>;
+  eigencam: Record<never, never>;
+  eigengradcam: Record<never, never>;
+  scorecam: ScorecamOptions;
+  gscorecam: GscorecamOptions;
+}
+
+/** explain's options for a built-in method: `method` plus that method's own options (e.g.
+ * { method: 'decomcam', preset: 'official', Q: 5 } or { method: 'gscorecam', topK: 100 }). */
+export type BuiltinExplainOptions = {
+  [M in MethodName]: CommonOptions & { method?: M } & Partial<MethodOptionsMap[M]>
+}[MethodName];
+
+/** explain's options for a method of your own: the method object itself, or its name with the registry that holds it. */
+export type CustomExplainOptions =
+  | (CommonOptions & { method: CamMethod; preset?: string; [option: string]: unknown })
+  | (CommonOptions & { method: string; methods: MethodRegistry; preset?: string; [option: string]: unknown });
+
+/** The options of explain: which method, its own options, and the common ones. Unknown or misplaced options
+ * (e.g. Q for gradcam, preset for anything but DecomCAM) are an error naming the method. */
+export type ExplainOptions = BuiltinExplainOptions | CustomExplainOptions;
+
+/** What explain returns: per text a map and (DecomCAM) its decomposition, with what was used to make them. */
 export interface Explanation {
+  /** The method's name. */
   method: string;
-  preset: PresetName;
-  layer: string;                   // canonical ('vision.blocks.11.ln_1')
+  /** DecomCAM's preset; null for a method without presets. */
+  preset: string | null;
+  /** Canonical layer name ('vision.blocks.11.ln_1'). */
+  layer: string;
   grid: LayerGrid;
+  /** The crop's side in pixels (maps are S×S; called R in cam/ where S is the score). */
   S: number;
-  options: CamOptions;             // the resolved knobs
-  rgb: Tensor;                     // [3,S,S] the crop in [0, 1] (for overlays)
-  pixels: Tensor;                  // [3,S,S] the normalised input, float64
+  /** The method's resolved options (DecomCAM: P, Q, sigma, …; {} for Grad-CAM). */
+  options: Readonly<Record<string, unknown>>;
+  /** [3,S,S] the crop in [0, 1] (for overlays). */
+  rgb: Tensor;
+  /** [3,S,S] the normalised input, float64. */
+  pixels: Tensor;
+  /** One per text, in the order given. */
   results: TextExplanation[];
-  timings: Record<string, number>; // ms of the shared stages: preprocess, encodeTexts, forward
+  /** ms of the shared stages: preprocess, encodeTexts, forward. */
+  timings: Record<string, number>;
+  /** Every text's warnings, each prefixed by its text. */
   warnings: string[];
 }
 
-// ---- options -----------------------------------------------------------------------------------------------
+const COMMON_KEYS = new Set(['method', 'layer', 'trace', 'methods']);
 
-function checkInt(name: string, v: number, min: number): void {
-  if (!Number.isInteger(v) || v < min) fail(`option ${name} = ${v}: expected an integer ≥ ${min}`, 'usage');
-}
-function checkNumber(name: string, v: number, min: number): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) fail(`option ${name} = ${v}: expected a finite number ≥ ${min}`, 'usage');
+/** One method's resolution: the method, its options, and the common options. */
+export interface ResolvedExplainOptions {
+  method: CamMethod;
+  preset: string | null;
+  options: Readonly<Record<string, unknown>>;
+  given: ReadonlySet<string>;
+  layer: string;  // as given (resolveLayer makes it canonical against a model)
+  trace: boolean;
 }
 
-// The preset's options with the caller's overrides (undefined values ignored), validated.
-export function resolveOptions(opts: ExplainOptions = {}): { preset: PresetName; options: CamOptions } {
-  const preset = opts.preset ?? 'paper';
-  if (!(preset in presets)) fail(`preset "${preset}" is unknown: expected one of ${Object.keys(presets).join(', ')}`, 'usage');
-  const known = new Set(Object.keys(presets[preset]));
-  const overrides = Object.fromEntries(
-    Object.entries(opts).filter(([key, v]) => known.has(key) && v !== undefined)) as Partial<CamOptions>;
-  const options: CamOptions = { ...presets[preset], ...overrides };
-  checkInt('P (top-p)', options.P, 1);
-  checkInt('Q (components)', options.Q, 1);
-  checkNumber('sigma', options.sigma, 0);
-  checkNumber('truncate', options.truncate, 0);
-  checkNumber('threshold', options.threshold, -Infinity);
-  checkNumber('finalEps', options.finalEps, 0);
-  checkInt('finalPasses', options.finalPasses, 0);
-  checkInt('topK', options.topK, 1);
-  checkInt('batchSize', options.batchSize, 1);
-  if (!SCORE_KINDS.includes(options.score)) fail(`option score = "${options.score}": expected one of ${SCORE_KINDS.join(', ')}`, 'usage');
-  if (options.perturb !== 'rgb' && options.perturb !== 'normalized') fail(`option perturb = "${options.perturb}": expected rgb or normalized`, 'usage');
-  if (options.baseline !== 'blur' && options.baseline !== 'none') fail(`option baseline = "${options.baseline}": expected blur or none`, 'usage');
-  if (typeof options.layer !== 'string') fail(`option layer = ${options.layer}: expected a layer name such as vision.blocks.-1.ln_1`, 'usage');
-  return { preset, options };
+/** explain's options resolved and checked: the method from the registry, its options from its defaults (and
+ * DecomCAM's preset) with the caller's values, validated. */
+export function resolveOptions(opts: ExplainOptions = {}): ResolvedExplainOptions {
+  if (typeof opts !== 'object' || opts === null) fail('explain: options must be an object such as { method: \'gradcam\' }', 'usage');
+  const o = opts as Record<string, unknown>;
+  const registry = (o.methods ?? builtinMethods) as MethodRegistry;
+  if (!(registry instanceof Map)) fail('option methods: expected a method registry (createRegistry() or registerMethod())', 'usage');
+  const m = o.method ?? 'decomcam';
+  const method = typeof m === 'object' && m !== null ? (m as CamMethod) : methodByName(registry, m as string);
+  const own = Object.fromEntries(Object.entries(o).filter(([k]) => !COMMON_KEYS.has(k)));
+  const r = resolveMethodOptions(method, own, registry.values());
+  const layer = o.layer ?? DEFAULT_LAYER;
+  if (typeof layer !== 'string') fail(`option layer = ${String(layer)}: expected a layer name such as ${DEFAULT_LAYER}`, 'usage');
+  if (o.trace !== undefined && typeof o.trace !== 'boolean') fail(`option trace = ${String(o.trace)}: expected true or false`, 'usage');
+  return { method, preset: r.preset, options: r.options as Readonly<Record<string, unknown>>, given: r.given, layer, trace: o.trace === true };
+}
+
+// Each text as a Target; a string becomes a text target with no score of its own.
+function toTargets(texts: (string | Target)[]): Target[] {
+  if (!Array.isArray(texts) || texts.length === 0) fail('explain: give at least one text (e.g. "a photo of a cat")', 'usage');
+  return texts.map((t, i) => {
+    if (typeof t === 'string') return textTarget(t);
+    if (!t || typeof t !== 'object' || (t.prompt === undefined && t.vector === undefined)) {
+      fail(`text ${i} is neither a string nor a target (make one with textTarget(prompt) or embeddingTarget(vector))`, 'usage');
+    }
+    return t;
+  });
 }
 
 // Each target's embedding t (E) as float64: prompts encoded together in one call, vectors checked and copied.
@@ -99,37 +149,63 @@ function targetVectors(model: ClipModel, targets: Target[]): Float64Array[] {
   });
 }
 
-// Explain `image` for each text: a prompt (scored with options.score) or a Target (cam/target.ts: textTarget,
-// embeddingTarget). Every text shares the one image forward; results come back in the order of `texts`.
-export function explain(model: ClipModel, image: CamImage, texts: (string | Target)[], opts: ExplainOptions = {}): Explanation {
-  const methodName = opts.method ?? 'decomcam';
-  const method = camMethods[methodName];
-  if (!method) fail(`method "${methodName}" is unknown: expected one of ${Object.keys(camMethods).join(', ')}`, 'usage');
-  const { preset, options } = resolveOptions(opts);
-  if (!Array.isArray(texts) || texts.length === 0) fail('explain: give at least one text (e.g. "a photo of a cat")', 'usage');
-  const targets = texts.map((t, i) => {
-    if (typeof t === 'string') return textTarget(t, options.score);
-    if (!t || typeof t !== 'object' || (t.prompt === undefined && t.vector === undefined)) {
-      fail(`text ${i} is neither a string nor a target (make one with textTarget(prompt) or embeddingTarget(vector))`, 'usage');
-    }
-    return t;
-  });
-  const layer = resolveLayer(model.config, options.layer); // an unknown layer fails here, before any work
+/** What explainMethods takes besides the options: text embeddings already computed (one per text, E values;
+ * e.g. cached across calls), so the text tower is skipped. */
+export interface ExplainMethodsExtras {
+  vectors?: Float64Array[];
+}
 
-  const timings: Record<string, number> = {};
+/** Several methods on one image and its texts, sharing everything they can: the text encoding, one forward per
+ * target layer, and one backward per (text, score kind). Returns one Explanation per entry of `runs`, each as
+ * explain would give it. */
+export function explainMethods(model: ClipModel, image: CamImage, texts: (string | Target)[], runs: ExplainOptions[],
+  extras: ExplainMethodsExtras = {}): Explanation[] {
+  if (!Array.isArray(runs) || runs.length === 0) fail('explainMethods: give at least one method\'s options', 'usage');
+  const resolved = runs.map((r) => resolveOptions(r));
+  const targets = toTargets(texts);
+  const grid = layerGrid(model);
+  const layers = resolved.map((r) => resolveLayer(model.config, r.layer)); // an unknown layer fails here, before any work
+  resolved.forEach((r) => r.method.checkGrid?.(r.options, grid));          // so does a Q the layer cannot give
+
+  const shared: Record<string, number> = {};
   const t0 = performance.now();
-  const vectors = targetVectors(model, targets);
-  timings.encodeTexts = performance.now() - t0;
-  const im = prepareImage(model, image, layer, options, timings); // preprocess + the one forward
-  let results: TextExplanation[];
-  try {
-    results = targets.map((target, k) => runMethod(im, method, target, vectors[k]));
-  } finally {
-    releaseImage(im); // every result holds copies, never views of the forward's arrays
+  const vectors = extras.vectors ?? targetVectors(model, targets);
+  if (vectors.length !== targets.length) fail(`explainMethods: ${vectors.length} text vectors for ${targets.length} texts`, 'usage');
+  shared.encodeTexts = performance.now() - t0;
+
+  const out: Explanation[] = new Array(runs.length);
+  for (const layer of new Set(layers)) {
+    const timings = { ...shared };
+    const im: ImageRun = prepareImage(model, image, layer, timings); // preprocess + the one forward
+    try {
+      const scored = new Map<string, ScoredText>(); // `${text}:${kind}` → its score, and its backward once asked
+      const scoredAs = (k: number, kind: ScoreKind): ScoredText => {
+        const key = `${k}:${kind}`;
+        if (!scored.has(key)) scored.set(key, scoreText(im, targets[k], vectors[k], kind));
+        return scored.get(key) as ScoredText;
+      };
+      resolved.forEach((r, j) => {
+        if (layers[j] !== layer) return;
+        const results = targets.map((target, k) => {
+          const kind = target.score ?? r.method.targetScore?.(r.options) ?? 'cosine';
+          return runMethod(im, r.method, r.options, scoredAs(k, kind), { given: r.given, trace: r.trace });
+        });
+        out[j] = {
+          method: r.method.name, preset: r.preset, layer, grid: im.grid, S: im.R, options: r.options,
+          rgb: { data: im.rgb, shape: [3, im.R, im.R] }, pixels: { data: im.pixels, shape: [3, im.R, im.R] }, results,
+          timings: { ...timings }, warnings: results.flatMap((res) => res.warnings.map((m: string) => `${res.text}: ${m}`)),
+        };
+      });
+    } finally {
+      releaseImage(im); // every result holds copies, never views of the forward's arrays
+    }
   }
-  const warnings = results.flatMap((r) => r.warnings.map((m: string) => `${r.text}: ${m}`));
-  return {
-    method: method.name, preset, layer, grid: im.grid, S: im.S, options, rgb: { data: im.rgb, shape: [3, im.S, im.S] },
-    pixels: { data: im.pixels, shape: [3, im.S, im.S] }, results, timings, warnings,
-  };
+  return out;
+}
+
+/** Explain `image` for each text: a prompt or a Target (cam/target.ts: textTarget, embeddingTarget) with one
+ * method (default DecomCAM, `paper` preset). Every text shares the one image forward; results come back in the
+ * order of `texts`. */
+export function explain(model: ClipModel, image: CamImage, texts: (string | Target)[], opts: ExplainOptions = {}): Explanation {
+  return explainMethods(model, image, texts, [opts])[0];
 }

@@ -21,6 +21,7 @@ export const gradcam: CamMethod = {
   name: 'gradcam',
   title: 'Grad-CAM (arXiv 1610.02391)',
   usesGradients: true,
+  defaults: {}, // no options
   channelWeights(acts, grads, grid) {
     return meanOverPositions(grads, grid);
   },

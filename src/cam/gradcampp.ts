@@ -10,6 +10,7 @@ export const gradcampp: CamMethod = {
   name: 'gradcampp',
   title: 'Grad-CAM++ (arXiv 1710.11063)',
   usesGradients: true,
+  defaults: {}, // no options
   channelWeights(acts, grads, grid) {
     const { h, w, C } = grid;
     const n = h * w;

@@ -5,20 +5,35 @@
 // equal values unspecified; we take the stable descending order (lower index first), which only matters on ties.
 
 import { meanOverPositions } from './gradcam.js';
-import { channelScores, softmax } from './scoremasks.js';
+import { softmax } from '../clip/score.js';
+import { checkInt } from './options.js';
+import { channelScores } from './scoremasks.js';
 import { descendingOrder, type CamMethod } from './template.js';
+
+/** gScoreCAM's options. */
+export interface GscorecamOptions {
+  /** k: channels scored, the top k by mean gradient (clamped to C). */
+  topK: number;
+  /** Masked images per batched forward; does not change any result. */
+  batchSize: number;
+}
 
 const GSCORECAM_EPS = 1e-6; // gScoreCAM's (up − min) / (max − min + 1e-6)
 
-export const gscorecam: CamMethod = {
+export const gscorecam: CamMethod<GscorecamOptions> = {
   name: 'gscorecam',
   title: 'gScoreCAM (Chen et al., ACCV 2022)',
   usesGradients: true,
+  defaults: Object.freeze({ topK: 300, batchSize: 16 }),
+  check(o) {
+    checkInt('gscorecam', 'topK', o.topK, 1);
+    checkInt('gscorecam', 'batchSize', o.batchSize, 1);
+  },
   channelWeights(acts, grads, grid, ctx) {
     const importance = meanOverPositions(grads, grid); // (C) mean gradient
     const k = Math.min(ctx.options.topK, grid.C);
     const top = descendingOrder(importance).subarray(0, k);
-    const selected = channelScores(acts, grid, top, GSCORECAM_EPS, ctx);
+    const selected = channelScores(acts, grid, top, GSCORECAM_EPS, ctx.options.batchSize, ctx);
     const scores = new Float64Array(grid.C); // unselected channels keep 0
     for (let i = 0; i < k; i++) scores[top[i]] = Number.isNaN(selected[i]) ? 0 : selected[i];
     if (ctx.trace) {

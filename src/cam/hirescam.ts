@@ -8,6 +8,7 @@ export const hirescam: CamMethod = {
   name: 'hirescam',
   title: 'HiResCAM (arXiv 2011.08891)',
   usesGradients: true,
+  defaults: {}, // no options
   rawMap(acts, grads, grid) {
     const { h, w, C } = grid;
     const map = new Float64Array(h * w);

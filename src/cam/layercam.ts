@@ -7,6 +7,7 @@ export const layercam: CamMethod = {
   name: 'layercam',
   title: 'Layer-CAM (IEEE TIP 2021)',
   usesGradients: true,
+  defaults: {}, // no options
   rawMap(acts, grads, grid) {
     const { h, w, C } = grid;
     const map = new Float64Array(h * w);

@@ -1,98 +1,73 @@
-// cam/target.ts: what a CAM explains — a scalar score S(v) of the image embedding v (E) against a text or any
-// embedding t (E), and its gradient dS/dv, which starts the hand-written backward. Three score kinds:
-//   cosine     S = <v,t> / (|v| |t|)                the paper's score (and reported as `cosine` everywhere)
-//   scaledDot  S = logit_scale · <v,t>              the official code: the raw parameter, not its exp, unnormalised
-//   logit      S = exp(logit_scale) · cosine        CLIP's logits_per_image (gScoreCAM's own CLIP code scores this)
+// cam/target.ts: what a CAM explains — a scalar score S(v) of the image embedding v (E) against a prompt or any
+// embedding t (E). The score kind belongs to the target (textTarget(prompt, { score: 'cosine' })); a target
+// that names none takes its method's (DecomCAM: its preset's; every other method: cosine). The formulas and
+// their gradients live in clip/score.ts.
 
+import { SCORE_KINDS, type ScoreKind } from '../clip/score.js';
 import { fail } from '../errors.js';
 import type { Float } from '../tensor/tensor.js';
 
-export type ScoreKind = 'cosine' | 'scaledDot' | 'logit';
-export const SCORE_KINDS: readonly ScoreKind[] = ['cosine', 'scaledDot', 'logit'];
+export { SCORE_KINDS, type ScoreKind };
+export { cosineRow, scoreAndGrad, scoreRows } from '../clip/score.js'; // their home is clip/score.ts
 
-// A target before the model has been seen: a prompt (encoded by the model's text tower) or a ready embedding.
+/** A target before the model has been seen: a prompt (encoded by the model's text tower) or a ready embedding. */
 export interface Target {
-  label: string;          // what results call it: the prompt, or the embedding's label
-  kind: ScoreKind;
-  prompt?: string;        // set for text targets
-  vector?: Float;         // (E) set for embedding targets
+  /** What results call it: the prompt, or the embedding's label. */
+  label: string;
+  /** How the image embedding is scored against it; undefined: the method's default (cosine, or DecomCAM's preset's). */
+  score?: ScoreKind;
+  /** Set for text targets. */
+  prompt?: string;
+  /** (E) set for embedding targets. */
+  vector?: Float;
 }
 
-export function textTarget(prompt: string, kind: ScoreKind = 'cosine'): Target {
+/** Options of a target: its score kind and (embedding targets) its label. */
+export interface TargetOptions {
+  /** Default: the method's (cosine; DecomCAM's `official` preset: scaledDot). */
+  score?: ScoreKind;
+  /** What results call an embedding target (default 'embedding'). */
+  label?: string;
+}
+
+// A bare ScoreKind is accepted in place of the options (the older signature textTarget(prompt, 'cosine')).
+function targetOptions(opts: TargetOptions | ScoreKind | undefined, what: string): TargetOptions {
+  if (opts === undefined) return {};
+  if (typeof opts === 'string') return { score: opts };
+  if (typeof opts !== 'object' || opts === null) fail(`${what}: options must be an object such as { score: 'cosine' }`, 'usage');
+  for (const key of Object.keys(opts)) {
+    if (key !== 'score' && key !== 'label') fail(`${what}: option "${key}" is unknown: a target takes score and label`, 'usage');
+  }
+  return opts;
+}
+
+/** A prompt to explain, e.g. textTarget('a photo of a cat', { score: 'cosine' }). */
+export function textTarget(prompt: string, opts?: TargetOptions | ScoreKind): Target {
   if (typeof prompt !== 'string' || prompt.trim() === '') {
     fail(`text target ${JSON.stringify(prompt)} is empty: give a non-empty prompt (e.g. "a photo of a cat")`, 'usage');
   }
-  checkKind(kind);
-  return { label: prompt, kind, prompt };
+  const o = targetOptions(opts, `text target "${prompt}"`);
+  if (o.score !== undefined) checkScoreKind(o.score);
+  return { label: o.label ?? prompt, score: o.score, prompt };
 }
 
-export function embeddingTarget(vector: Float, kind: ScoreKind = 'cosine', label = 'embedding'): Target {
+/** Any embedding (E values, e.g. another image's) as a target. `label` may also be given in the options. */
+export function embeddingTarget(vector: Float, opts?: TargetOptions | ScoreKind, label?: string): Target {
+  const o = targetOptions(opts, 'embedding target');
+  const name = label ?? o.label ?? 'embedding';
   if (!(vector instanceof Float32Array || vector instanceof Float64Array) || vector.length === 0) {
-    fail(`embedding target "${label}" must be a non-empty Float32Array or Float64Array (E values)`, 'usage');
+    fail(`embedding target "${name}" must be a non-empty Float32Array or Float64Array (E values)`, 'usage');
   }
   for (let i = 0; i < vector.length; i++) {
-    if (!Number.isFinite(vector[i])) fail(`embedding target "${label}" has ${vector[i]} at index ${i}: values must be finite`, 'usage');
+    if (!Number.isFinite(vector[i])) fail(`embedding target "${name}" has ${vector[i]} at index ${i}: values must be finite`, 'usage');
   }
-  checkKind(kind);
-  return { label, kind, vector };
+  if (o.score !== undefined) checkScoreKind(o.score);
+  return { label: name, score: o.score, vector };
 }
 
-function checkKind(kind: string): void {
+/** Fails unless `kind` is a ScoreKind. */
+export function checkScoreKind(kind: unknown, what = 'score kind'): asserts kind is ScoreKind {
   if (!SCORE_KINDS.includes(kind as ScoreKind)) {
-    fail(`score kind "${kind}" is unknown: expected one of ${SCORE_KINDS.join(', ')}`, 'usage');
+    fail(`${what} ${JSON.stringify(kind)} is unknown: expected one of ${SCORE_KINDS.join(', ')}`, 'usage');
   }
-}
-
-// <a[ao : ao+E], b>
-function dot(a: Float, ao: number, b: Float, E: number): number {
-  let s = 0;
-  for (let e = 0; e < E; e++) s += a[ao + e] * b[e];
-  return s;
-}
-
-// |a[ao : ao+E]|
-function norm(a: Float, ao: number, E: number): number {
-  let s = 0;
-  for (let e = 0; e < E; e++) s += a[ao + e] * a[ao + e];
-  return Math.sqrt(s);
-}
-
-// Cosine of row b of v (B,E) with t (E). A zero vector has no direction: its cosine is 0 (as torch's
-// cosine_similarity, which divides by max(|v||t|, eps)).
-export function cosineRow(v: Float, b: number, t: Float, E: number): number {
-  const nv = norm(v, b * E, E);
-  const nt = norm(t, 0, E);
-  return nv * nt > 0 ? dot(v, b * E, t, E) / (nv * nt) : 0;
-}
-
-// S for every row of v (B,E): (B).
-export function scoreRows(kind: ScoreKind, v: Float, B: number, t: Float, logitScale: number): Float64Array {
-  const E = t.length;
-  const out = new Float64Array(B);
-  for (let b = 0; b < B; b++) {
-    if (kind === 'scaledDot') out[b] = logitScale * dot(v, b * E, t, E);
-    else if (kind === 'logit') out[b] = Math.exp(logitScale) * cosineRow(v, b, t, E);
-    else out[b] = cosineRow(v, b, t, E);
-  }
-  return out;
-}
-
-// S and dS/dv for one image embedding v (E):
-//   cosine:    dS/dv = t / (|v||t|) − S · v / |v|²
-//   scaledDot: dS/dv = logit_scale · t
-//   logit:     dS/dv = exp(logit_scale) · dcos/dv
-export function scoreAndGrad(kind: ScoreKind, v: Float, t: Float, logitScale: number): { score: number; dv: Float64Array } {
-  const E = t.length;
-  const dv = new Float64Array(E);
-  if (kind === 'scaledDot') {
-    for (let e = 0; e < E; e++) dv[e] = logitScale * t[e];
-    return { score: logitScale * dot(v, 0, t, E), dv };
-  }
-  const nv = norm(v, 0, E);
-  const nt = norm(t, 0, E);
-  const scale = kind === 'logit' ? Math.exp(logitScale) : 1;
-  if (!(nv * nt > 0)) return { score: 0, dv }; // a zero embedding: score 0, no direction to follow
-  const cos = dot(v, 0, t, E) / (nv * nt);
-  for (let e = 0; e < E; e++) dv[e] = scale * (t[e] / (nv * nt) - (cos * v[e]) / (nv * nv));
-  return { score: scale * cos, dv };
 }

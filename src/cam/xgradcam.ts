@@ -9,6 +9,7 @@ export const xgradcam: CamMethod = {
   name: 'xgradcam',
   title: 'XGrad-CAM (arXiv 2008.02312)',
   usesGradients: true,
+  defaults: {}, // no options
   channelWeights(acts, grads, grid) {
     const { h, w, C } = grid;
     const n = h * w;

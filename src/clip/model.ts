@@ -1,6 +1,6 @@
 // clip/model.ts: a CLIP model — configuration, parameters, tokenizer, backend — and its encoders:
 // encodeImages (B,3,S,S) → (B,E), encodeTexts / encodeTokens → (Bt,E), both unnormalised as HF get_*_features;
-// clipLogits = exp(logit_scale)·cos, as CLIPModel.forward's logits_per_image. `logitScale` is the raw
+// clipLogits = exp(logit_scale)·cos, as CLIPModel.forward's logits_per_image (formulas: clip/score.ts). `logitScale` is the raw
 // parameter (ln 100 ≈ 4.605 for trained OpenAI models), not its exponential.
 
 import { fail } from '../errors.js';
@@ -8,6 +8,7 @@ import type { Backend } from '../kernels/backend.js';
 import { tsBackend } from '../kernels/reference.js';
 import { allocFloat, tensor, type DType, type Tensor } from '../tensor/tensor.js';
 import { validateConfig, type ClipConfig } from './config.js';
+import { scoreRows } from './score.js';
 import { encodeTokens } from './text.js';
 import type { ClipTokenizer } from './tokenizer.js';
 import { releaseRun, visionForward } from './vision.js';
@@ -61,7 +62,8 @@ export function encodeTexts(model: ClipModel, texts: string[]): Tensor {
   return encodeTokens(model, texts.map((t) => tok.tokenize(t, model.config.text.contextLength)));
 }
 
-// logits (B,Bt) = exp(logit_scale) · cos(image b, text t)
+/** CLIP's logits (B,Bt) = exp(logit_scale) · cos(image b, text t), as CLIPModel.forward's logits_per_image
+ * (the cosine and the scale: clip/score.ts). */
 export function clipLogits(model: ClipModel, images: Tensor, texts: Tensor): Tensor {
   const E = model.config.embedDim;
   if (images.shape[1] !== E || texts.shape[1] !== E) {
@@ -69,19 +71,10 @@ export function clipLogits(model: ClipModel, images: Tensor, texts: Tensor): Ten
   }
   const B = images.shape[0];
   const T = texts.shape[0];
-  const scale = Math.exp(model.logitScale);
-  const norm = (x: Tensor, i: number): number => {
-    let s = 0;
-    for (let c = 0; c < E; c++) s += x.data[i * E + c] * x.data[i * E + c];
-    return Math.sqrt(s);
-  };
   const out = allocFloat(model.dtype, B * T);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < T; t++) {
-      let dot = 0;
-      for (let c = 0; c < E; c++) dot += images.data[b * E + c] * texts.data[t * E + c];
-      out[b * T + t] = (scale * dot) / (norm(images, b) * norm(texts, t));
-    }
+  for (let t = 0; t < T; t++) {
+    const logits = scoreRows('logit', images.data, B, texts.data.subarray(t * E, (t + 1) * E), model.logitScale);
+    for (let b = 0; b < B; b++) out[b * T + t] = logits[b];
   }
   return tensor(out, [B, T]);
 }

@@ -6,7 +6,8 @@
 
 import { fail } from '../errors.js';
 import type { Float } from '../tensor/tensor.js';
-import { checkBox, checkMap, frameOrIdentity, type Box, type MapFrame } from './frame.js';
+import { checkBox, frameOrIdentity, type Box, type MapFrame } from './frame.js';
+import { checkMap } from '../image/checkmap.js';
 
 export const BOX_IOU_DEFAULTS = { threshold: 0.5, connectivity: 8 as 4 | 8 };
 
@@ -44,7 +45,7 @@ export function boxIou(a: Box, b: Box): number {
 export function largestRegionBox(
   map: Float, H: number, W: number, // (H, W), >= 0
   options: BoxIouOptions = {}): RegionBox {
-  checkMap('largestRegionBox', map, H, W, true);
+  checkMap('largestRegionBox', map, H, W, 'nonNegative');
   const frame = frameOrIdentity(options.frame, H, W);
   const threshold = options.threshold ?? BOX_IOU_DEFAULTS.threshold;
   const connectivity = options.connectivity ?? BOX_IOU_DEFAULTS.connectivity;

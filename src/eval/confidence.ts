@@ -4,8 +4,8 @@
 // C = 3 channels, H, W = image and map rows, columns.
 
 import { fail } from '../errors.js';
+import { checkMap } from '../image/checkmap.js';
 import type { Float } from '../tensor/tensor.js';
-import { checkMap } from './frame.js';
 
 // pytorch-grad-cam's multiply_tensor_with_cam: the (normalised) input times the map, broadcast over
 // channels. On a CLIP-normalised image, a pixel the map zeroes becomes the dataset mean colour.
@@ -13,7 +13,7 @@ import { checkMap } from './frame.js';
 export function camMultImage(
   image: Float, map: Float, H: number, W: number, // (3, H, W) (H, W)
 ): Float32Array {
-  checkMap('camMultImage', map, H, W, true);
+  checkMap('camMultImage', map, H, W, 'nonNegative');
   for (let p = 0; p < map.length; p++) {
     if (map[p] > 1) {
       fail(`camMultImage: map value ${map[p]} at row ${Math.floor(p / W)}, column ${p % W} is above 1; `

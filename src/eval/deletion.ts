@@ -6,7 +6,8 @@
 
 import { fail } from '../errors.js';
 import type { Float } from '../tensor/tensor.js';
-import { checkMap, checkSize } from './frame.js';
+import { checkSize } from './frame.js';
+import { checkMap } from '../image/checkmap.js';
 
 // Scores a batch of images (each (3, H, W), row-major, in whatever space the model takes). May be async.
 export type Scorer = (images: Float32Array[]) => Promise<number[]> | number[];
@@ -72,7 +73,7 @@ export function trapezoidAuc(xs: ArrayLike<number>, ys: ArrayLike<number>): numb
 async function causalCurve(mode: 'deletion' | 'insertion', image: Float, map: Float, H: number, W: number,
   scorer: Scorer, options: CausalOptions): Promise<CausalCurve> {
   const what = `${mode}Curve`;
-  checkMap(what, map, H, W, false);
+  checkMap(what, map, H, W, 'finite');
   const N = H * W;
   checkImage(what, 'image', image, H, W);
   const steps = options.steps ?? Math.min(CAUSAL_DEFAULTS.steps, N);

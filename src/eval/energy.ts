@@ -5,8 +5,9 @@
 
 import type { Float } from '../tensor/tensor.js';
 import {
-  checkMap, checkRegion, frameOrIdentity, mapPixelCentre, regionContains, type MapFrame, type ObjectRegion,
+  checkRegion, frameOrIdentity, mapPixelCentre, regionContains, type MapFrame, type ObjectRegion,
 } from './frame.js';
+import { checkMap } from '../image/checkmap.js';
 
 export interface EnergyOptions {
   frame?: MapFrame; // map → original; default identity
@@ -18,7 +19,7 @@ export interface EnergyOptions {
 export function energyPointingGame(
   map: Float, H: number, W: number, // (H, W), >= 0
   region: ObjectRegion, options: EnergyOptions = {}): number {
-  checkMap('energyPointingGame', map, H, W, true);
+  checkMap('energyPointingGame', map, H, W, 'nonNegative');
   const frame = frameOrIdentity(options.frame, H, W);
   checkRegion('energyPointingGame', region, frame);
   let inside = 0;

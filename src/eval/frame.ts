@@ -126,27 +126,6 @@ export function checkSize(what: string, width: number, height: number): void {
   }
 }
 
-// A map (H, W): a float array of H·W finite values; `nonNegative` for metrics that read it as mass.
-export function checkMap(what: string, map: Float, H: number, W: number, nonNegative: boolean): void {
-  if (!(map instanceof Float32Array) && !(map instanceof Float64Array)) {
-    fail(`${what}: the map must be a Float32Array or Float64Array (got ${Object.prototype.toString.call(map)})`, 'usage');
-  }
-  checkSize(`${what}: map`, W, H);
-  if (map.length !== H * W) {
-    fail(`${what}: map has ${map.length} values but H×W = ${H}×${W} needs ${H * W}`, 'usage');
-  }
-  for (let i = 0; i < map.length; i++) {
-    const v = map[i];
-    if (!Number.isFinite(v)) {
-      fail(`${what}: map value ${v} at row ${Math.floor(i / W)}, column ${i % W} is not finite`, 'usage');
-    }
-    if (nonNegative && v < 0) {
-      fail(`${what}: map value ${v} at row ${Math.floor(i / W)}, column ${i % W} is negative; this metric reads `
-        + 'the map as mass (hint: pass the ReLU\'d, min-max normalised map the CAM template returns)', 'usage');
-    }
-  }
-}
-
 export function checkBox(what: string, box: Box): void {
   if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => Number.isFinite(v))) {
     fail(`${what}: box ${JSON.stringify(box)} is not four finite numbers [x1, y1, x2, y2]`, 'usage');

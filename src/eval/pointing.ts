@@ -7,8 +7,9 @@
 import { fail } from '../errors.js';
 import type { Float } from '../tensor/tensor.js';
 import {
-  checkMap, checkRegion, frameOrIdentity, mapPixelCentre, type MapFrame, type ObjectRegion,
+  checkRegion, frameOrIdentity, mapPixelCentre, type MapFrame, type ObjectRegion,
 } from './frame.js';
+import { checkMap } from '../image/checkmap.js';
 
 export const POINTING_TOLERANCE = 15; // torchray's PointingGame default, in original-image pixels
 
@@ -34,7 +35,7 @@ export interface PointingResult {
 export function pointingGame(
   map: Float, H: number, W: number, // (H, W)
   region: ObjectRegion, options: PointingOptions = {}): PointingResult {
-  checkMap('pointingGame', map, H, W, false);
+  checkMap('pointingGame', map, H, W, 'finite');
   const frame = frameOrIdentity(options.frame, H, W);
   checkRegion('pointingGame', region, frame);
   const tolerance = options.tolerance ?? POINTING_TOLERANCE;

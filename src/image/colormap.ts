@@ -6,6 +6,7 @@
 // Maps are (H, W) in [0, 1]; images are (H, W, 3) uint8 RGB.
 
 import { fail } from '../errors.js';
+import { checkMap } from './checkmap.js';
 import type { Float } from '../tensor/tensor.js';
 import { checkRgbImage, type RgbImage } from './decode.js';
 
@@ -63,22 +64,13 @@ export function jetTable(): Uint8Array {
   return table;
 }
 
-function checkMap(map01: Float, n: number, what: string): void {
-  if (map01.length !== n) fail(`${what}: the map has ${map01.length} values, the image ${n} pixels`);
-  for (let i = 0; i < n; i++) {
-    if (!(map01[i] >= 0 && map01[i] <= 1)) {
-      fail(`${what}: map value ${map01[i]} at index ${i} is outside [0, 1] (min-max normalise the map first)`);
-    }
-  }
-}
-
 // cv2.applyColorMap(np.uint8(255 · map), COLORMAP_JET) as RGB: 255·map is a float32 product, then truncated.
 // map01 is (H, W); the image is (H, W, 3).
 export function applyJet(map01: Float, H: number, W: number): RgbImage {
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) {
     fail(`applyJet: size (H ${H}, W ${W}) is not a positive integer size`);
   }
-  checkMap(map01, H * W, 'applyJet');
+  checkMap('applyJet', map01, H, W, 'unit');
   const table = jetTable();
   const data = new Uint8Array(H * W * 3);
   for (let p = 0; p < H * W; p++) {

@@ -3,7 +3,9 @@
 // source coordinate = (dst + 0.5)·in/out − 0.5 (from the sizes, not a scale factor); bicubic reads the four
 // neighbours ⌊src⌋−1 … ⌊src⌋+2 with indices clamped to the border; bilinear clamps the coordinate at 0 and
 // takes the right neighbour only inside the image. Each output is Σ_rows w_y · (Σ_cols w_x · x), in double.
-// x is (C, h, w) or (h, w); the result is (C, H, W) or (H, W) of the same dtype.
+// x is (C, h, w) or (h, w); the result is (C, H, W) or (H, W) of the same dtype. Bilinear also takes
+// align_corners=True (torch.nn.UpsamplingBilinear2d, Score-CAM's masks): source = dst·(in − 1)/(out − 1), neighbours
+// ⌊src⌋ and min(⌊src⌋ + 1, in − 1).
 
 import { fail } from '../errors.js';
 import { allocFloat, dtypeOf, type Tensor } from '../tensor/tensor.js';
@@ -27,13 +29,21 @@ interface Taps {
 }
 
 // The taps along one axis of length inSize resampled to outSize.
-function taps(mode: InterpolateMode, inSize: number, outSize: number): Taps {
-  const scale = inSize / outSize;
+function taps(mode: InterpolateMode, inSize: number, outSize: number, alignCorners: boolean): Taps {
+  const scale = alignCorners ? (outSize > 1 ? (inSize - 1) / (outSize - 1) : 0) : inSize / outSize;
   const n = mode === 'bicubic' ? 4 : 2;
   const index = new Int32Array(outSize * n);
   const weight = new Float64Array(outSize * n);
   for (let d = 0; d < outSize; d++) {
-    if (mode === 'bicubic') {
+    if (alignCorners) {
+      const src = d * scale;
+      const i0 = Math.floor(src);
+      const l1 = src - i0;
+      index[d * 2] = i0;
+      index[d * 2 + 1] = Math.min(i0 + 1, inSize - 1);
+      weight[d * 2] = 1 - l1;
+      weight[d * 2 + 1] = l1;
+    } else if (mode === 'bicubic') {
       const src = scale * (d + 0.5) - 0.5;  // not clamped for cubic
       const i0 = Math.floor(src);
       const t = src - i0;
@@ -58,17 +68,20 @@ function taps(mode: InterpolateMode, inSize: number, outSize: number): Taps {
   return { n, index, weight };
 }
 
-export function interpolate(x: Tensor, H: number, W: number, mode: InterpolateMode): Tensor {
+/** torch.nn.functional.interpolate of x (C,h,w) or (h,w) to (C,H,W) or (H,W); `alignCorners` (bilinear only)
+ * as align_corners=True. */
+export function interpolate(x: Tensor, H: number, W: number, mode: InterpolateMode, alignCorners = false): Tensor {
   const rank = x.shape.length;
   if (rank !== 2 && rank !== 3) fail(`interpolate: expected a (C, h, w) or (h, w) tensor, got [${x.shape.join(', ')}]`);
   if (mode !== 'bicubic' && mode !== 'bilinear') fail(`interpolate: mode "${mode}" is not 'bicubic' or 'bilinear'`);
+  if (alignCorners && mode !== 'bilinear') fail('interpolate: alignCorners is implemented for bilinear only');
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) {
     fail(`interpolate: output size ${H}×${W} must be positive integers`);
   }
   const [C, h, w] = rank === 3 ? x.shape : [1, ...x.shape];
   if (h < 1 || w < 1) fail(`interpolate: input [${x.shape.join(', ')}] has no pixels`);
-  const ty = taps(mode, h, H);
-  const tx = taps(mode, w, W);
+  const ty = taps(mode, h, H, alignCorners);
+  const tx = taps(mode, w, W, alignCorners);
   const out = allocFloat(dtypeOf(x.data), C * H * W);
   const inp = x.data;
   // rowsX[r][X] = Σ_cols w_x · x[r][·], the inner sum, computed once per input row and output column (every

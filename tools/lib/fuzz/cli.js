@@ -21,7 +21,7 @@ function sceneBytes() {
   const W = 48, H = 40, px = new Uint8Array(W * H * 3).fill(40);
   for (let y = 5; y < 20; y++) for (let x = 5; x < 25; x++) px.set([220, 30, 30], (y * W + x) * 3);
   for (let y = 22; y < 38; y++) for (let x = 25; x < 45; x++) px.set([30, 30, 220], (y * W + x) * 3);
-  return encodePng(px, W, H);
+  return encodePng(px, H, W);
 }
 
 // Campaign-wide inputs, copied (never linked) so that no run can touch the repository's own files.
