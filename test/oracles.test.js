@@ -86,7 +86,7 @@ function decomcamStages(t, model, name) {
   const target = embeddingTarget(textEmbedding(model, meta), 'scaledDot', meta.prompts[0]);
   const image = loadImage(join(repoRoot, meta.image));
   const { pixels, res } = explainOne(model, image, target, 'decomcam', 'official');
-  assertClose(t, `${name} pixels`, pixels, ref('pixels'), TOL.forward);
+  if (fx.has('pixels')) assertClose(t, `${name} pixels`, pixels, ref('pixels'), TOL.forward);
   for (const [key, our, col] of DECOM_STAGES) {
     if (!fx.has(key)) continue;
     const mine = ours(res, our);
@@ -102,8 +102,13 @@ function decomcamStages(t, model, name) {
   const n = res.ossm.data.length / Q;
   const negated = res.ossm.data.map((v, i) => (flipped.has(Math.floor(i / n)) ? -v : v));
   assertClose(t, `${name} sklearn15.ossm = ours, ${flipped.size} of ${Q} negated`, negated, ref('sklearn15.ossm'), TOL.derived);
-  t.comment(`scikit-learn ≥ 1.5's sign rule (documented): our map vs the authors' under it: max|d| ` +
-    `${maxAbsDiff(res.map.data, ref('sklearn15.map')).toFixed(4)}`);
+  // Measured differences (README, "Fidelity"): scikit-learn ≥ 1.5's sign rule, the authors' float16 on a GPU
+  // (emulated). Our map against theirs where the fixture holds it, else the authors' own max |d| (JSON).
+  for (const [what, key, size] of [['scikit-learn ≥ 1.5 sign rule', 'sklearn15', meta.sklearn15_map_max_abs_diff],
+    ['float16 (emulated)', 'fp16', meta.fp16_map_max_abs_diff]]) {
+    const d = fx.has(`${key}.map`) ? `ours vs theirs under it max|d| ${maxAbsDiff(res.map.data, ref(`${key}.map`)).toFixed(4)}, ` : '';
+    t.comment(`${name} ${what} (documented): ${d}their map vs their own max|d| ${size.toFixed(4)}`);
+  }
 }
 
 function maxAbsDiff(a, b) {

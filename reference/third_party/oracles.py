@@ -106,6 +106,23 @@ def preprocess(model, spec):
     return _transform(model.visual.input_resolution)(image).unsqueeze(0)
 
 
+def emulate_fp16_activations(model):
+    """The authors run clip.load(device='cuda'): a float16 model. torch 1.13 has no float16 matmul on the CPU and
+    this machine no GPU, so it is emulated: the input and every module's output (and, through the casts, every
+    gradient) rounded to float16, each op computing in float32 in between (as cuBLAS accumulates float16 GEMMs in
+    float32); the weights stay as they are (a real checkpoint is float16 already)."""
+    def round_out(module, inputs, out):
+        if isinstance(out, torch.Tensor):
+            return out.half().float()
+        if isinstance(out, tuple) and out and isinstance(out[0], torch.Tensor):
+            return (out[0].half().float(), *out[1:])
+        return out
+    for mod in model.modules():
+        if mod is not model:
+            mod.register_forward_hook(round_out)
+    model.visual.register_forward_pre_hook(lambda mod, inp: (inp[0].half().float(), *inp[1:]))
+
+
 def vit_grid(model):
     """reshape_transform for openai/CLIP's ViT blocks: (N, B, C) LND -> batch first, class token dropped ->
     (B, C, h, w) with the patch tokens row-major over the grid."""
@@ -128,8 +145,9 @@ def grid_rows(x):
 
 
 def write(name, tensors, meta):
+    """reference/fixtures/<name>.safetensors (token ids int32, everything else float32) and <name>.json."""
     st.save(os.path.join(FIXTURES, f'{name}.safetensors'),
-            {k: np.ascontiguousarray(v, dtype=v.dtype if v.dtype in (np.int32,) else np.float32) for k, v in tensors.items()})
+            {k: np.ascontiguousarray(v, dtype=np.int32 if v.dtype == np.int32 else np.float32) for k, v in tensors.items()})
     with open(os.path.join(FIXTURES, f'{name}.json'), 'w') as f:
         json.dump(meta, f, indent=1)
         f.write('\n')
@@ -141,9 +159,11 @@ def base_meta(args, m, spec, projects):
     import scipy
     import sklearn
     return {
-        'command': ' '.join(['reference/third_party/oracles.py'] + [a for a in sys.argv[1:] if not a.startswith('/')]),
+        'command': f'/usr/bin/python3 reference/third_party/oracles.py --clip CLIP --decomcam DECOMCAM --gradcam PGC '
+                   f'(this file: part {args.part}, model {m})',
         'model': m, 'model_seed': spec['seed'], 'config': spec['config'], 'image': spec['image'],
-        'prompts': spec['prompts'], 'ids': clip.tokenize(spec['prompts']).tolist(), 'layer': 'vision.blocks.-1.ln_1 (visual.transformer.resblocks[-1].ln_1)',
+        'prompts': spec['prompts'], 'ids': clip.tokenize(spec['prompts']).tolist(),
+        'layer': 'vision.blocks.-1.ln_1 (visual.transformer.resblocks[-1].ln_1)',
         'projects': {PROJECTS[p]: commit_of(getattr(args, p), args.commit.get(p)) for p in projects},
         'torch': torch.__version__, 'numpy': np.__version__, 'scipy': scipy.__version__, 'sklearn': sklearn.__version__,
         'threads': torch.get_num_threads(), 'dtype': 'float32 (CPU)',
@@ -234,10 +254,12 @@ def part_decomcam(args, m, spec):
             rec.setdefault('weight_of', []).append((float(np.asarray(val).ravel()[0]), float(np.asarray(out).ravel()[0])))
             return out
 
-    def run(pca_class):
+    def run(pca_class, fp16=False):
         rec.clear()
         dc.PCA, dc.F, dc.gaussian_blur_image, dc.ScaleNormalize = pca_class, RecordingF(), recording_blur, RecordingScale
         model = openai_clip(spec)
+        if fp16:
+            emulate_fp16_activations(model)
         pixels = preprocess(model, spec)
         inputs = []
         hook = model.visual.register_forward_pre_hook(lambda mod, inp: inputs.append(inp[0].detach().clone()))
@@ -267,12 +289,17 @@ def part_decomcam(args, m, spec):
 
     official, seconds, _ = run(RecordingPCA)
     flipped, _, flip = run(SignRule15PCA)
-    keep = ['pixels', 'score', 'alpha', 'singular_values', 'ossm', 's', 'weights', 'map']
+    half, _, _ = run(RecordingPCA, fp16=True)
+    # the ViT-B/16's (S, S) arrays are 200 kB each: its fixture keeps the final map only (its pixels are in
+    # oracle_clip_b16), and the maps of the two measured differences only as their max |d| in the JSON
+    keep = ['score', 'alpha', 'singular_values', 'ossm', 's', 'weights', 'map']
     if spec['full']:
-        keep += ['acts', 'grads', 'X', 'M', 'blur', 'batch']
+        keep += ['pixels', 'acts', 'grads', 'X', 'M', 'blur', 'batch']
     tensors = {k: official[k] for k in keep}
     tensors.update({'sklearn15.ossm': flipped['ossm'], 'sklearn15.s': flipped['s'],
-                    'sklearn15.weights': flipped['weights'], 'sklearn15.map': flipped['map']})
+                    'sklearn15.weights': flipped['weights'], 'fp16.s': half['s'], 'fp16.weights': half['weights']})
+    if spec['full']:
+        tensors.update({'sklearn15.map': flipped['map'], 'fp16.map': half['map']})
     meta = base_meta(args, m, spec, ['clip', 'decomcam'])
     meta.update({
         'class': 'pytorch_grad_cam.decom_cam.DecomCAM(model, target_layers, reshape_transform, n_components=10, p=500)',
@@ -280,6 +307,8 @@ def part_decomcam(args, m, spec):
         'preset': 'official', 'P': P, 'Q': Q, 'seconds': round(seconds, 2),
         'sklearn15_flipped_components': [int(q) for q in np.nonzero(flip < 0)[0]],
         'sklearn15_map_max_abs_diff': float(np.max(np.abs(flipped['map'] - official['map']))),
+        'fp16_map_max_abs_diff': float(np.max(np.abs(half['map'] - official['map']))),
+        'fp16_emulation': emulate_fp16_activations.__doc__.strip(),
     })
     write(f'oracle_decomcam_{m}', tensors, meta)
 
