@@ -15,7 +15,7 @@ import { loadImage } from '../dist/image/decode.js';
 import { preprocessImage } from '../dist/image/preprocess.js';
 import { explain } from '../dist/cam/explain.js';
 import { embeddingTarget } from '../dist/cam/target.js';
-import { getBackend } from '../dist/kernels/backend.js';
+import { getBackend } from '../dist/kernels/registry.js';
 import { assertClose, fixturesDir, repoRoot, sharedData } from './helpers/compare.js';
 import { CAM_TOL } from './cam_tolerances.js';
 
@@ -34,7 +34,9 @@ function fixture(name) {
 
 // The one place this test calls the CAM API: one image, one target, one method, all intermediates kept.
 function explainOne(model, image, target, method, preset) {
-  const ex = explain(model, image, [target], { method, preset, P: 500, Q: 10, trace: true });
+  // DecomCAM takes its preset and knobs; a baseline has none (its options are its own, and it has no preset)
+  const options = method === 'decomcam' ? { method, preset, P: 500, Q: 10, trace: true } : { method, trace: true };
+  const ex = explain(model, image, [target], options);
   return { pixels: ex.pixels.data, res: ex.results[0] };
 }
 

@@ -53,6 +53,11 @@ function checkBox(box: unknown, where: string): Box {
 
 // The generated scenes (reference/scenes.py --export): each object queried by its own caption.
 export function loadScenes(dir: string): EvalDataset {
+  // the held-out scenes live in the repository, not in the npm package (it stays small)
+  if (!existsSync(join(dir, 'annotations.json'))) {
+    fail(`scene annotations ${join(dir, 'annotations.json')} do not exist: the held-out scenes are in the repository ` +
+      '(weights/scenes-heldout), not in the npm package; run from a clone, or give another dataset (--voc, --coco)', 'usage');
+  }
   const ann = readJson(join(dir, 'annotations.json'), 'scene annotations') as {
     object_captions?: string[]; scenes?: { file: string; width: number; height: number;
       objects: { caption: string; box_xyxy: number[]; mask?: string }[] }[];
