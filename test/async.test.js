@@ -34,9 +34,10 @@ for (const backend of ['ts', 'wasm']) {
     const model = loadClip(modelDir, { backend: be });
     const explainer = await createExplainer(modelDir, { backend });
     t.equal(explainer.backend, backend, `the worker runs on ${explainer.note}`);
-    for (const method of ['decomcam', 'gradcam']) {
-      const sync = explain(model, image, texts, { method, Q: 4 });
-      const async = await explainer.explain(image, texts, { method, Q: 4 });
+    for (const options of [{ method: 'decomcam', Q: 4 }, { method: 'gradcam' }]) {
+      const method = options.method;
+      const sync = explain(model, image, texts, options);
+      const async = await explainer.explain(image, texts, options);
       t.equal(async.results.length, texts.length, `${method}: one result per text`);
       const diff = firstDifference(async, sync);
       t.equal(diff, null, `${method}: the async result is the sync one, bit for bit${diff ? ` (first difference ${diff})` : ''}`);
