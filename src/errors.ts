@@ -14,14 +14,18 @@ export class DecomcamError extends Error {
   }
 }
 
-// fail(...) reads better than `throw new DecomcamError(...)` at validation sites.
+/**
+ * fail(...) reads better than `throw new DecomcamError(...)` at validation sites.
+ */
 export function fail(message: string, code: ErrorCode = 'runtime'): never {
   throw new DecomcamError(message, code);
 }
 
-// A short, bounded description of a value read from a file (safetensors header, config.json) for an error
-// message: a hostile file may hold a value nested 10,000 deep (JSON.stringify would overflow the stack) or
-// megabytes long. Missing values say so; numbers JSON cannot hold (1e400 parses to Infinity) say what they became.
+/**
+ * A short, bounded description of a value read from a file (safetensors header, config.json) for an error
+ * message: a hostile file may hold a value nested 10,000 deep (JSON.stringify would overflow the stack) or
+ * megabytes long. Missing values say so; numbers JSON cannot hold (1e400 parses to Infinity) say what they became.
+ */
 export function describeJson(v: unknown, depth = 0): string {
   if (v === undefined) return 'missing';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 37) + '...' : v);

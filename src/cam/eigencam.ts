@@ -8,7 +8,9 @@ import { pca } from '../linalg/pca.js';
 import type { Float } from '../tensor/tensor.js';
 import type { CamMethod, LayerGrid } from './template.js';
 
-// (h·w): the first principal-component scores of X (h·w, C); an all-constant X gives zeros.
+/**
+ * (h·w): the first principal-component scores of X (h·w, C); an all-constant X gives zeros.
+ */
 export function firstProjection(X: Float, grid: LayerGrid): Float64Array {
   const n = grid.h * grid.w;
   const clean = Float64Array.from(X, (v) => (Number.isNaN(v) ? 0 : v));

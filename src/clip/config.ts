@@ -65,15 +65,19 @@ function field(obj: Record<string, unknown>, defaults: Record<string, number | s
   return key in obj ? obj[key] : defaults[key];
 }
 
-// Upper bounds on every size, far above any CLIP (ViT-bigG: width 1664, MLP 8192, 48 layers, 16 heads; images up
-// to 448, vocabularies 49408, contexts 77 to a few hundred), so that a hostile config.json is refused by name
-// before it drives a loop of 10^9 layers or an allocation of terabytes.
+/**
+ * Upper bounds on every size, far above any CLIP (ViT-bigG: width 1664, MLP 8192, 48 layers, 16 heads; images up
+ * to 448, vocabularies 49408, contexts 77 to a few hundred), so that a hostile config.json is refused by name
+ * before it drives a loop of 10^9 layers or an allocation of terabytes.
+ */
 export const CONFIG_LIMITS = {
   width: 16384, mlpWidth: 65536, layers: 1024, heads: 1024, imageSize: 8192, patchSize: 8192,
   contextLength: 65536, vocabSize: 2 ** 21, embedDim: 16384,
 } as const;
-// Parameters of a whole model (float32: 16 GiB). loadClip checks a checkpoint's shapes before allocating, so
-// this only stops a configuration that no checkpoint backs (e.g. the seeded model) from asking for terabytes.
+/**
+ * Parameters of a whole model (float32: 16 GiB). loadClip checks a checkpoint's shapes before allocating, so
+ * this only stops a configuration that no checkpoint backs (e.g. the seeded model) from asking for terabytes.
+ */
 export const MAX_PARAMETERS = 2 ** 32;
 
 // A positive integer no larger than `max`; messages name the field and say why the value is refused.
@@ -105,7 +109,9 @@ function epsilon(v: unknown, where: string): number {
   return v;
 }
 
-// A Hugging Face CLIPConfig (config.json of a CLIPModel). `source` names the file in error messages.
+/**
+ * A Hugging Face CLIPConfig (config.json of a CLIPModel). `source` names the file in error messages.
+ */
 export function parseHfConfig(json: unknown, source: string): ClipConfig {
   if (!isObject(json)) fail(`${source}: expected a JSON object (a Hugging Face CLIPConfig)`);
   const type = json.model_type;
@@ -161,7 +167,9 @@ export function parseHfConfig(json: unknown, source: string): ClipConfig {
   return config;
 }
 
-// Consistency checks shared by both sources.
+/**
+ * Consistency checks shared by both sources.
+ */
 export function validateConfig(config: ClipConfig, source: string): void {
   const { vision: v, text: t } = config;
   // every size a positive integer within CONFIG_LIMITS (a config built in code, or inferred from shapes, too)
@@ -198,7 +206,9 @@ export function validateConfig(config: ClipConfig, source: string): void {
   }
 }
 
-// The number of parameters the configuration implies (clip/weights.ts's table, counted; float64 arithmetic).
+/**
+ * The number of parameters the configuration implies (clip/weights.ts's table, counted; float64 arithmetic).
+ */
 export function parameterCount(config: ClipConfig): number {
   const { vision: v, text: t, embedDim: E } = config;
   const block = (D: number, F: number) => 4 * D * D + 4 * D + 2 * D * F + F + D + 4 * D; // attn, mlp, 2 layer norms

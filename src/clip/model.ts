@@ -28,7 +28,9 @@ export interface ClipModel {
   source: string;                  // where the weights came from, for messages
 }
 
-// A model around filled parameters.
+/**
+ * A model around filled parameters.
+ */
 export function createClip(
   config: ClipConfig, params: Params,
   opts: { backend?: Backend; tokenizer?: ClipTokenizer | null; source?: string } = {}): ClipModel {
@@ -39,7 +41,9 @@ export function createClip(
   };
 }
 
-// A model whose weights come from the seeded generator, bit for bit as reference/clip_model.py's seeded_clip.
+/**
+ * A model whose weights come from the seeded generator, bit for bit as reference/clip_model.py's seeded_clip.
+ */
 export function seededClip(config: ClipConfig, seed: number, dtype: DType = 'float32', backend?: Backend): ClipModel {
   validateConfig(config, 'seededClip config');
   const params = allocParams(config, dtype, backend);

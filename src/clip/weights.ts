@@ -28,7 +28,9 @@ export interface Params {
   dtype: DType;
 }
 
-// One pre-LN residual block (both towers).
+/**
+ * One pre-LN residual block (both towers).
+ */
 export interface BlockParams {
   ln1W: Float; ln1B: Float;     // (D) (D)
   qkvW: Float; qkvB: Float;     // (3D,D) (3D)
@@ -75,7 +77,9 @@ function blockSpecs(ours: string, hf: string, oa: string, D: number, F: number):
   ];
 }
 
-// The full table for a configuration, in a fixed order.
+/**
+ * The full table for a configuration, in a fixed order.
+ */
 export function paramSpecs(config: ClipConfig): ParamSpec[] {
   const { vision: v, text: t, embedDim: E } = config;
   const one = (name: string, shape: number[], hf: string, openai: string, openaiTransposed = false): ParamSpec =>
@@ -113,13 +117,17 @@ export function paramSpecs(config: ClipConfig): ParamSpec[] {
   return specs;
 }
 
-// The shape of each HF tensor stacked into a parameter (q, k, v each a third of qkv's rows).
+/**
+ * The shape of each HF tensor stacked into a parameter (q, k, v each a third of qkv's rows).
+ */
 export function hfPartShape(s: ParamSpec): number[] {
   return s.hf.length === 1 ? s.shape : [s.shape[0] / s.hf.length, ...s.shape.slice(1)];
 }
 
-// Zero-filled parameters (or gradients) for a configuration. Given the model's backend, the buffer lives in
-// the backend's memory where it has one (the wasm backend's kernels then read the weights where they lie).
+/**
+ * Zero-filled parameters (or gradients) for a configuration. Given the model's backend, the buffer lives in
+ * the backend's memory where it has one (the wasm backend's kernels then read the weights where they lie).
+ */
 export function allocParams(config: ClipConfig, dtype: DType, backend?: Backend): Params {
   const specs = paramSpecs(config);
   const total = specs.reduce((n, s) => n + numel(s.shape), 0);
@@ -170,8 +178,10 @@ export function textParams(p: Params, config: ClipConfig): TextParams {
 
 // ---- seeded weights: reference/clip_model.py's seeded_scale and seeded_clip, bit for bit ----------------
 
-// (scale, offset) of a parameter by its HF name and HF shape: matrices ±1/√fan_in, biases ±0.02,
-// layer-norm weights 1 ± 0.1 and biases ±0.1, class/position/token embeddings ±0.1.
+/**
+ * (scale, offset) of a parameter by its HF name and HF shape: matrices ±1/√fan_in, biases ±0.02,
+ * layer-norm weights 1 ± 0.1 and biases ±0.1, class/position/token embeddings ±0.1.
+ */
 export function seededScale(hfName: string, hfShape: number[]): [number, number] {
   if (/layer_norm|layrnorm|layernorm/.test(hfName)) return hfName.endsWith('.weight') ? [0.1, 1] : [0.1, 0];
   if (hfName.includes('embedding') && !hfName.includes('patch')) return [0.1, 0];
@@ -179,7 +189,9 @@ export function seededScale(hfName: string, hfShape: number[]): [number, number]
   return [1 / Math.sqrt(numel(hfShape.slice(1))), 0];
 }
 
-// Every tensor from seededUniform(seed, hfName, …), float64 arithmetic then cast; logit_scale from the config.
+/**
+ * Every tensor from seededUniform(seed, hfName, …), float64 arithmetic then cast; logit_scale from the config.
+ */
 export function fillSeeded(params: Params, config: ClipConfig, seed: number): void {
   for (const s of params.specs) {
     const view = param(params, s.name);
@@ -205,9 +217,11 @@ function ignorable(key: string): boolean {
   return key.endsWith('position_ids') || key === 'input_resolution' || key === 'context_length' || key === 'vocab_size';
 }
 
-// Checks, before anything is allocated, that the checkpoint holds every tensor the configuration implies, with
-// that shape and a float dtype, and nothing unexpected: a config.json that disagrees with its checkpoint (or
-// claims 10^9 layers) is refused here by name instead of after a multi-gigabyte allocation.
+/**
+ * Checks, before anything is allocated, that the checkpoint holds every tensor the configuration implies, with
+ * that shape and a float dtype, and nothing unexpected: a config.json that disagrees with its checkpoint (or
+ * claims 10^9 layers) is refused here by name instead of after a multi-gigabyte allocation.
+ */
 export function checkCheckpoint(
   specs: ParamSpec[], tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
   const used = new Set<string>();
@@ -236,7 +250,9 @@ export function checkCheckpoint(
   }
 }
 
-// Copy a checkpoint's tensors into params, after checkCheckpoint.
+/**
+ * Copy a checkpoint's tensors into params, after checkCheckpoint.
+ */
 export function fillFromCheckpoint(
   params: Params, tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
   checkCheckpoint(params.specs, tensors, layout, source, configSource);
@@ -260,7 +276,9 @@ export function fillFromCheckpoint(
   }
 }
 
-// Which naming a checkpoint uses, from two tell-tale tensors; a ResNet CLIP is refused by name.
+/**
+ * Which naming a checkpoint uses, from two tell-tale tensors; a ResNet CLIP is refused by name.
+ */
 export function detectLayout(tensors: Map<string, StTensor>, source: string): Layout {
   if (tensors.has('vision_model.embeddings.patch_embedding.weight')) return 'hf';
   if (tensors.has('visual.conv1.weight')) return 'openai';
@@ -271,8 +289,10 @@ export function detectLayout(tensors: Map<string, StTensor>, source: string): La
     'nor "visual.conv1.weight" (OpenAI) is in it');
 }
 
-// openai/CLIP's build_model, for a ViT checkpoint: everything from tensor shapes. `shapes` maps each
-// state-dict key to its shape. Heads are width / 64 and the activation quick_gelu, as OpenAI's models.
+/**
+ * openai/CLIP's build_model, for a ViT checkpoint: everything from tensor shapes. `shapes` maps each
+ * state-dict key to its shape. Heads are width / 64 and the activation quick_gelu, as OpenAI's models.
+ */
 export function inferOpenAiConfig(shapes: Map<string, number[]>, source: string): ClipConfig {
   if ([...shapes.keys()].some((k) => k.startsWith('visual.layer1.'))) {
     fail(`${source}: this is a ResNet CLIP (visual.layer1.* tensors); ResNet CLIP is not supported, only ViT models`);

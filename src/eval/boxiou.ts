@@ -28,7 +28,9 @@ export interface BoxIouResult extends RegionBox {
   boxIndex: number;   // which object box gave it (-1 when iou is 0 for all)
 }
 
-// Intersection over union of two boxes, continuous areas (x2 - x1)·(y2 - y1). Two empty boxes give 0.
+/**
+ * Intersection over union of two boxes, continuous areas (x2 - x1)·(y2 - y1). Two empty boxes give 0.
+ */
 export function boxIou(a: Box, b: Box): number {
   checkBox('boxIou', a);
   checkBox('boxIou', b);
@@ -39,9 +41,11 @@ export function boxIou(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
-// The bounding box of the largest connected region of map >= threshold·max. Ties between regions of equal
-// size go to the one met first in a row-major scan. Defined results: a map whose max is 0 (all zeros) keeps
-// nothing (null boxes); a constant positive map keeps everything (the whole map's box).
+/**
+ * The bounding box of the largest connected region of map >= threshold·max. Ties between regions of equal
+ * size go to the one met first in a row-major scan. Defined results: a map whose max is 0 (all zeros) keeps
+ * nothing (null boxes); a constant positive map keeps everything (the whole map's box).
+ */
 export function largestRegionBox(
   map: Float, H: number, W: number, // (H, W), >= 0
   options: BoxIouOptions = {}): RegionBox {
@@ -104,8 +108,10 @@ export function largestRegionBox(
   return { mapBox, box, regionSize: bestSize };
 }
 
-// The metric: the largest region's box against the object's boxes (the best match when there are several
-// instances). An object given as no boxes, or a map that keeps nothing, scores 0.
+/**
+ * The metric: the largest region's box against the object's boxes (the best match when there are several
+ * instances). An object given as no boxes, or a map that keeps nothing, scores 0.
+ */
 export function mapBoxIou(
   map: Float, H: number, W: number, // (H, W), >= 0
   objectBoxes: readonly Box[], options: BoxIouOptions = {}): BoxIouResult {

@@ -26,12 +26,14 @@ export interface PointingResult {
   distance: number;                  // to the nearest object pixel; Infinity when the object covers no pixel
 }
 
-// torchray compares the point with pixel indices (its map is resized to the original, so the point is a
-// pixel). Here the map pixel's centre is carried to the original by the frame and may fall between pixels:
-// x = offsetX + scaleX·(col + 0.5) - 0.5 in index units. With the identity frame x = col, as in torchray.
-//
-// Ties: the first maximum wins, as torch.argmax; a constant (or all-zero) map therefore points at its
-// top-left pixel. That is torchray's behaviour, kept so scores compare; maxCount reports the tie.
+/**
+ * torchray compares the point with pixel indices (its map is resized to the original, so the point is a
+ * pixel). Here the map pixel's centre is carried to the original by the frame and may fall between pixels:
+ * x = offsetX + scaleX·(col + 0.5) - 0.5 in index units. With the identity frame x = col, as in torchray.
+ *
+ * Ties: the first maximum wins, as torch.argmax; a constant (or all-zero) map therefore points at its
+ * top-left pixel. That is torchray's behaviour, kept so scores compare; maxCount reports the tie.
+ */
 export function pointingGame(
   map: Float, H: number, W: number, // (H, W)
   region: ObjectRegion, options: PointingOptions = {}): PointingResult {

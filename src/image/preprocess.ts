@@ -24,8 +24,10 @@ export interface PreprocessOptions {
   dtype?: DType;            // default 'float32'
 }
 
-// Resize(size) then CenterCrop(size): the (size, size) RGB crop that CLIP sees, before ToTensor. The
-// geometry (sizes, offsets, rounding) is image/geometry.ts's clipCrop.
+/**
+ * Resize(size) then CenterCrop(size): the (size, size) RGB crop that CLIP sees, before ToTensor. The
+ * geometry (sizes, offsets, rounding) is image/geometry.ts's clipCrop.
+ */
 export function centerCropResize(img: RgbImage, size: number): RgbImage {
   checkRgbImage(img, 'centerCropResize');
   if (!Number.isInteger(size) || size < 1) fail(`image size ${size} must be a positive integer (e.g. 224)`);
@@ -39,8 +41,10 @@ export function centerCropResize(img: RgbImage, size: number): RgbImage {
   return { width: size, height: size, data };
 }
 
-// ToTensor: (H, W, 3) uint8 → (3, H, W) in [0, 1]. A Float32Array rounds each v / 255 once, as torch's
-// float32 division does.
+/**
+ * ToTensor: (H, W, 3) uint8 → (3, H, W) in [0, 1]. A Float32Array rounds each v / 255 once, as torch's
+ * float32 division does.
+ */
 export function toTensor(img: RgbImage, dtype: DType = 'float32'): Tensor {
   const { width: W, height: H } = img;
   const out = allocFloat(dtype, 3 * H * W);
@@ -50,8 +54,10 @@ export function toTensor(img: RgbImage, dtype: DType = 'float32'): Tensor {
   return { data: out, shape: [3, H, W] };
 }
 
-// Normalize: (3, H, W) → (x − mean[c]) / std[c], a new tensor of the same dtype. For float32 the mean and
-// std are rounded to float32 first and both steps round to float32, as torchvision's sub_ then div_ do.
+/**
+ * Normalize: (3, H, W) → (x − mean[c]) / std[c], a new tensor of the same dtype. For float32 the mean and
+ * std are rounded to float32 first and both steps round to float32, as torchvision's sub_ then div_ do.
+ */
 export function normalize(rgb01: Tensor, mean: readonly number[] = CLIP_MEAN, std: readonly number[] = CLIP_STD): Tensor {
   const [C, H, W] = rgb01.shape;
   if (rgb01.shape.length !== 3 || mean.length !== C || std.length !== C) {
@@ -68,7 +74,9 @@ export function normalize(rgb01: Tensor, mean: readonly number[] = CLIP_MEAN, st
   return { data: out, shape: [C, H, W] };
 }
 
-// The whole of CLIP's _transform(size): (3, size, size), normalised.
+/**
+ * The whole of CLIP's _transform(size): (3, size, size), normalised.
+ */
 export function preprocessImage(img: RgbImage, size: number, opts: PreprocessOptions = {}): Tensor {
   const crop = centerCropResize(img, size);
   return normalize(toTensor(crop, opts.dtype ?? 'float32'), opts.mean ?? CLIP_MEAN, opts.std ?? CLIP_STD);

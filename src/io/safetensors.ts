@@ -218,7 +218,9 @@ export function readSafetensors(path: string): StFile {
   return parseSafetensors(bytes, path);
 }
 
-// A float tensor by name: F32/F16/BF16 as Float32Array, F64 as Float64Array (no copy for F32/F64).
+/**
+ * A float tensor by name: F32/F16/BF16 as Float32Array, F64 as Float64Array (no copy for F32/F64).
+ */
 export function getTensor(file: StFile, name: string, source = 'safetensors file'): Tensor {
   const t = file.tensors.get(name);
   if (!t) fail(`tensor "${name}" not found in ${source}`);

@@ -22,7 +22,9 @@ export interface TorchCheckpoint {
   format: 'torch.save' | 'torchscript';
 }
 
-// File names taken for PyTorch checkpoints (anything else is left to the safetensors path).
+/**
+ * File names taken for PyTorch checkpoints (anything else is left to the safetensors path).
+ */
 export const TORCH_FILE = /\.(pt|pth|bin|ckpt)$/i;
 // Module attributes are walked at most this deep (OpenAI's ViT: 6 levels).
 const MAX_MODULE_DEPTH = 64;
@@ -241,7 +243,9 @@ export function readTorchCheckpoint(path: string): TorchCheckpoint {
   return parseTorchCheckpoint(readBytes(path, 'PyTorch checkpoint'), path);
 }
 
-// A Hugging Face shard index (pytorch_model.bin.index.json): every shard it names, from the same folder.
+/**
+ * A Hugging Face shard index (pytorch_model.bin.index.json): every shard it names, from the same folder.
+ */
 export function readTorchIndex(indexPath: string): TorchCheckpoint {
   let map: unknown;
   try {
@@ -265,9 +269,11 @@ export function readTorchIndex(indexPath: string): TorchCheckpoint {
   return { tensors, source: indexPath, format: 'torch.save' };
 }
 
-// For the model loader: the PyTorch weights at `path` — a .pt/.pth/.bin/.ckpt file, a shard index, or a folder
-// holding pytorch_model.bin, its index, or one such file and no safetensors — or null when `path` is not one
-// (safetensors take precedence in a folder that holds both).
+/**
+ * For the model loader: the PyTorch weights at `path` — a .pt/.pth/.bin/.ckpt file, a shard index, or a folder
+ * holding pytorch_model.bin, its index, or one such file and no safetensors — or null when `path` is not one
+ * (safetensors take precedence in a folder that holds both).
+ */
 export function findTorchWeights(path: string): TorchCheckpoint | null {
   if (!existsSync(path)) return null;
   if (statSync(path).isFile()) {

@@ -30,7 +30,9 @@ const CENTRAL_SIZE = 46;
 const LOCAL_SIZE = 30;
 const MAX_COMMENT = 0xffff;
 
-// True when `bytes` starts like a zip file (a local file header).
+/**
+ * True when `bytes` starts like a zip file (a local file header).
+ */
 export function looksLikeZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
@@ -126,8 +128,10 @@ export function readZip(bytes: Uint8Array, source: string): ZipArchive {
   return { source, bytes, entries };
 }
 
-// An entry's bytes: a view for a stored entry; a deflated one is inflated (never past its declared size,
-// and at most maxBytes, so a zip bomb is an error, not an allocation).
+/**
+ * An entry's bytes: a view for a stored entry; a deflated one is inflated (never past its declared size,
+ * and at most maxBytes, so a zip bomb is an error, not an allocation).
+ */
 export function zipEntryBytes(zip: ZipArchive, name: string, maxBytes = 256 * 1024 * 1024): Uint8Array {
   const e = zip.entries.get(name);
   if (!e) fail(`zip archive ${zip.source}: no entry "${name}"`);

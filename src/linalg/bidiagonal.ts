@@ -25,10 +25,12 @@ const ZERO_SIGMA = 64 * EPS;
 const CLUSTER = 1e-3;
 const INVERSE_ITERATIONS = 3;
 
-// The w largest singular values of B (and, unless valuesOnly, their vectors), w ≤ j. Bisection stops at
-// adjacent doubles, or sooner when the bracket is within relTol (relative): Lanczos's convergence checks need
-// only the residual estimates, for which relTol = 1e-9 does (inverse iteration still converges), and the
-// final extraction uses the default 0 (full precision).
+/**
+ * The w largest singular values of B (and, unless valuesOnly, their vectors), w ≤ j. Bisection stops at
+ * adjacent doubles, or sooner when the bracket is within relTol (relative): Lanczos's convergence checks need
+ * only the residual estimates, for which relTol = 1e-9 does (inverse iteration still converges), and the
+ * final extraction uses the default 0 (full precision).
+ */
 export function bidiagonalTop(alpha: Float64Array, beta: Float64Array, j: number, w: number,
   valuesOnly = false, relTol = 0): BidiagonalTop {
   const n2 = 2 * j;

@@ -39,7 +39,9 @@ export function jacobiSvd(x: Tensor | Float, mOrOpts?: number | JacobiOptions, n
   return jacobiSvd64(A.data, A.m, A.n, o.full ?? false);
 }
 
-// The same, on a float64 matrix the caller has checked (finite, a (m, n) row-major array). `a` is not modified.
+/**
+ * The same, on a float64 matrix the caller has checked (finite, a (m, n) row-major array). `a` is not modified.
+ */
 export function jacobiSvd64(a: Float64Array, m: number, n: number, full = false): Svd {
   // The columns of A are rotated as rows of W: W = Aᵀ (n, m) when A is tall, W = A (m, n) when it is wide,
   // so W has k = min(m, n) rows of length L = max(m, n) and Jacobi works on the tall orientation.

@@ -29,14 +29,18 @@ export interface LanczosOptions {
   start?: Float64Array;
 }
 
-// Convergence: steps continue until the k+1 largest Ritz triplets (the (k+1)-th gives the gap below σ_k)
-// have residual ≤ tol·σ_1. Then each Ritz value is within residual²/gap of a singular value, and each
-// vector within an angle residual/gap of the exact one (Davis–Kahan). After min(m, n) steps B is the
-// whole of A (β = 0) and the result is exact, so the loop always ends.
+/**
+ * Convergence: steps continue until the k+1 largest Ritz triplets (the (k+1)-th gives the gap below σ_k)
+ * have residual ≤ tol·σ_1. Then each Ritz value is within residual²/gap of a singular value, and each
+ * vector within an angle residual/gap of the exact one (Davis–Kahan). After min(m, n) steps B is the
+ * whole of A (β = 0) and the result is exact, so the loop always ends.
+ */
 export const LANCZOS_TOL = 1e-14;
-// A vector pair whose angle bound residual/(gap − residual) exceeds this is reported unreliable: its
-// singular value is so close to a neighbour (σ_k to σ_{k+1} included) that the pair is not determined to
-// this accuracy. The residual used is at least LANCZOS_RESIDUAL_FLOOR·σ_1, what rounding in A·v leaves.
+/**
+ * A vector pair whose angle bound residual/(gap − residual) exceeds this is reported unreliable: its
+ * singular value is so close to a neighbour (σ_k to σ_{k+1} included) that the pair is not determined to
+ * this accuracy. The residual used is at least LANCZOS_RESIDUAL_FLOOR·σ_1, what rounding in A·v leaves.
+ */
 export const LANCZOS_ANGLE_TOL = 1e-10;
 const LANCZOS_RESIDUAL_FLOOR = 16 * EPS;
 const CHECK_EVERY = 4;       // steps between convergence checks (a check costs about half a step),
@@ -65,7 +69,9 @@ export function lanczosSvd(x: Tensor | Float, a1: number, a2?: number | LanczosO
   return lanczos64(A.data, A.m, A.n, k, opts);
 }
 
-// The same on a checked float64 (m, n) row-major matrix, which is not modified.
+/**
+ * The same on a checked float64 (m, n) row-major matrix, which is not modified.
+ */
 export function lanczos64(a: Float64Array, m: number, n: number, k: number, opts: LanczosOptions = {}): TopSvd {
   const tol = opts.tol ?? LANCZOS_TOL;
   const angleTol = opts.angleTol ?? LANCZOS_ANGLE_TOL;

@@ -10,13 +10,15 @@ import { jacobiSvd64 } from './jacobi.js';
 import { lanczos64 } from './lanczos.js';
 import { readMatrix } from './matrix.js';
 
-// 'jacobi': the full thin SVD by one-sided Jacobi (linalg/jacobi.ts), the reference; slow for 196×500 (~1 s).
-// 'lanczos': the top Q by Golub–Kahan–Lanczos (linalg/lanczos.ts), ~30× faster at 196×500 → 10; when it reports
-//   itself reliable it agrees with LAPACK to rounding (values ~1e-15, vectors ~eps·σ_1/gap); used as is even
-//   when it does not (result.note then says why).
-// 'auto' (the default): Jacobi when min(m, n) ≤ AUTO_JACOBI_MAX_DIM (tiny: Jacobi is as fast, and simplest);
-//   otherwise Lanczos, falling back to Jacobi when Lanczos reports the result unreliable (σ_Q too close to
-//   σ_{Q+1} or to a neighbour, or a missed repeated value); result.note then gives Lanczos's reason.
+/**
+ * 'jacobi': the full thin SVD by one-sided Jacobi (linalg/jacobi.ts), the reference; slow for 196×500 (~1 s).
+ * 'lanczos': the top Q by Golub–Kahan–Lanczos (linalg/lanczos.ts), ~30× faster at 196×500 → 10; when it reports
+ *   itself reliable it agrees with LAPACK to rounding (values ~1e-15, vectors ~eps·σ_1/gap); used as is even
+ *   when it does not (result.note then says why).
+ * 'auto' (the default): Jacobi when min(m, n) ≤ AUTO_JACOBI_MAX_DIM (tiny: Jacobi is as fast, and simplest);
+ *   otherwise Lanczos, falling back to Jacobi when Lanczos reports the result unreliable (σ_Q too close to
+ *   σ_{Q+1} or to a neighbour, or a missed repeated value); result.note then gives Lanczos's reason.
+ */
 export type PcaSolver = 'auto' | 'jacobi' | 'lanczos';
 export const AUTO_JACOBI_MAX_DIM = 16;
 

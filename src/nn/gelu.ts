@@ -20,7 +20,9 @@ export function quickGeluForward(out: Float, inp: Float, n: number): void {
   }
 }
 
-// d/dx x·σ(ax) = σ(ax) + a·x·σ(ax)·(1 − σ(ax))
+/**
+ * d/dx x·σ(ax) = σ(ax) + a·x·σ(ax)·(1 − σ(ax))
+ */
 export function quickGeluBackward(dinp: Float, dout: Float, inp: Float, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
@@ -36,7 +38,9 @@ export function geluForward(out: Float, inp: Float, n: number): void {
   }
 }
 
-// d/dx x·Φ(x) = Φ(x) + x·φ(x),  φ(x) = e^(−x²/2)/√(2π)
+/**
+ * d/dx x·Φ(x) = Φ(x) + x·φ(x),  φ(x) = e^(−x²/2)/√(2π)
+ */
 export function geluBackward(dinp: Float, dout: Float, inp: Float, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
@@ -55,7 +59,9 @@ export function activationBackward(act: Activation, dinp: Float, dout: Float, in
   else quickGeluBackward(dinp, dout, inp, n);
 }
 
-// activationForward / activationBackward, or the backend's kernels for them (same arguments).
+/**
+ * activationForward / activationBackward, or the backend's kernels for them (same arguments).
+ */
 export function activationOn(be: Backend, act: Activation, out: Float, inp: Float, n: number): void {
   if (be.activation) be.activation(act, out, inp, n);
   else activationForward(act, out, inp, n);

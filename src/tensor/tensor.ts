@@ -12,7 +12,9 @@ export interface Tensor {
   shape: number[]; // e.g. [B, N, D]
 }
 
-// Number of elements of a shape ([] is a scalar: 1 element).
+/**
+ * Number of elements of a shape ([] is a scalar: 1 element).
+ */
 export function numel(shape: readonly number[]): number {
   let n = 1;
   for (const s of shape) n *= s;
@@ -23,12 +25,16 @@ export function dtypeOf(a: Float): DType {
   return a instanceof Float64Array ? 'float64' : 'float32';
 }
 
-// An uninitialised-looking but zero-filled array of the given dtype.
+/**
+ * An uninitialised-looking but zero-filled array of the given dtype.
+ */
 export function allocFloat(dtype: DType, n: number): Float {
   return dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
 }
 
-// Wrap an existing array (no copy); the length must match the shape.
+/**
+ * Wrap an existing array (no copy); the length must match the shape.
+ */
 export function tensor(data: Float, shape: readonly number[]): Tensor {
   for (const s of shape) {
     if (!Number.isInteger(s) || s < 0) fail(`tensor shape [${shape.join(', ')}] is not a list of non-negative integers`);
@@ -43,7 +49,9 @@ export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tenso
   return tensor(allocFloat(dtype, numel(shape)), shape);
 }
 
-// Same data, new shape (no copy). One dimension may be -1 (inferred).
+/**
+ * Same data, new shape (no copy). One dimension may be -1 (inferred).
+ */
 export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   const known = shape.filter((s) => s !== -1);
   const inferred = shape.length - known.length;
@@ -56,7 +64,9 @@ export function clone(t: Tensor): Tensor {
   return { data: t.data.slice(), shape: [...t.shape] };
 }
 
-// Copies into a new dtype (always a copy, even when the dtype already matches).
+/**
+ * Copies into a new dtype (always a copy, even when the dtype already matches).
+ */
 export function toFloat64(t: Tensor): Tensor {
   return { data: Float64Array.from(t.data), shape: [...t.shape] };
 }

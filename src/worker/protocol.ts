@@ -25,7 +25,9 @@ export interface InitMessage { type: 'init'; modelDir: string; options: WorkerMo
 export interface ExplainMessage { type: 'explain'; id: number; args: ExplainArgs }
 export type Request = InitMessage | ExplainMessage;
 
-// An error as plain data (an Error's class does not survive the structured clone).
+/**
+ * An error as plain data (an Error's class does not survive the structured clone).
+ */
 export interface ErrorData { name: string; message: string; code?: string }
 export type Reply =
   | { type: 'ready'; backend: string; note: string }
@@ -33,7 +35,9 @@ export type Reply =
   | { type: 'result'; id: number; result: ExplainResult }
   | { type: 'error'; id: number; error: ErrorData };
 
-// The ArrayBuffers under every typed array in a value (each once; shared memory is never transferable).
+/**
+ * The ArrayBuffers under every typed array in a value (each once; shared memory is never transferable).
+ */
 export function transferables(value: unknown, out = new Set<ArrayBuffer>(), seen = new Set<object>()): ArrayBuffer[] {
   if (value === null || typeof value !== 'object' || seen.has(value)) return [...out];
   seen.add(value);

@@ -209,7 +209,9 @@ function glAddonBuilt(): boolean {
   }
 }
 
-// Why a gpu.js mode cannot run here, or null.
+/**
+ * Why a gpu.js mode cannot run here, or null.
+ */
 export function gpuModeUnavailable(mode: GpuMode): string | null {
   const m = loadGpuJs();
   if (!m) return loadError;

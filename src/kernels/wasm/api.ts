@@ -19,7 +19,9 @@ interface WebAssemblyApi {
 
 export const wasmApi: WebAssemblyApi = Reflect.get(globalThis, 'WebAssembly');
 
-// An instance's exported kernels: every one takes numbers (addresses, sizes, scalars) and returns nothing.
+/**
+ * An instance's exported kernels: every one takes numbers (addresses, sizes, scalars) and returns nothing.
+ */
 export type Kernels = Record<string, (...args: number[]) => void>;
 
 export function instantiate(module: WasmModuleObject, memory: WasmMemoryObject): Kernels {

@@ -10,14 +10,18 @@ import { fail } from '../../errors.js';
 import type { Kernels, WasmModuleObject } from './api.js';
 import type { WasmMemory } from './memory.js';
 
-// The exported kernels a worker may run, by index; each takes its arguments, then lo, hi.
+/**
+ * The exported kernels a worker may run, by index; each takes its arguments, then lo, hi.
+ */
 export const KERNELS = ['linear', 'gemm', 'attention', 'attention_backward', 'layernorm', 'quick_gelu', 'quick_gelu_backward',
   'residual'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
-// A slot: int32 words SEQ (job number, written by the caller), DONE (job number finished, by the worker),
-// KERNEL, NARGS, ERROR (1 if the kernel threw), READY (1 once the worker runs); float64 arguments from
-// byte ARGS; the error message, UTF-8, from byte MESSAGE.
+/**
+ * A slot: int32 words SEQ (job number, written by the caller), DONE (job number finished, by the worker),
+ * KERNEL, NARGS, ERROR (1 if the kernel threw), READY (1 once the worker runs); float64 arguments from
+ * byte ARGS; the error message, UTF-8, from byte MESSAGE.
+ */
 export const SLOT_BYTES = 512;
 export const SEQ = 0, DONE = 1, KERNEL = 2, NARGS = 3, ERROR = 4, READY = 5;
 export const ARGS = 64, MAX_ARGS = 16, MESSAGE = 256, MESSAGE_BYTES = 256;
@@ -129,8 +133,10 @@ export class ThreadPool {
   }
 }
 
-// The parent's node options without those a worker refuses (`node --input-type=module -e …` would otherwise
-// stop every worker from starting).
+/**
+ * The parent's node options without those a worker refuses (`node --input-type=module -e …` would otherwise
+ * stop every worker from starting).
+ */
 export function workerExecArgv(): string[] {
   return process.execArgv.filter((a) => !a.startsWith('--input-type'));
 }
