@@ -20,6 +20,11 @@ import {
   allocParams, checkCheckpoint, detectLayout, fillFromCheckpoint, inferOpenAiConfig, paramSpecs, type Layout, type Params,
 } from './weights.js';
 
+/**
+ * Loads a CLIP model from a folder (or a .safetensors / PyTorch checkpoint file) in the HF or OpenAI layout; dtype
+ * defaults to 'float32', backend to the TypeScript one, vocab to the tokenizer files beside the weights. Throws
+ * DecomcamError ('usage') for a missing or unreadable model.
+ */
 export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; vocab?: string } = {}): ClipModel {
   const dtype = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') fail(`dtype "${String(dtype)}" is not supported: use float32 or float64`, 'usage');

@@ -16,6 +16,10 @@ import { allocParams, fillSeeded, param, textParams, visionParams, type Params, 
 
 export { encodeTokens };
 
+/**
+ * A loaded CLIP model: its config, the dtype and backend it computes with, every parameter in one buffer with
+ * named views, and its tokenizer.
+ */
 export interface ClipModel {
   config: ClipConfig;
   dtype: DType;
@@ -51,12 +55,17 @@ export function seededClip(config: ClipConfig, seed: number, dtype: DType = 'flo
   return createClip(config, params, { backend, source: `seeded(${seed})` });
 }
 
+/** Unnormalised image embeddings (B, E) of preprocessed pixels (B, 3, S, S). */
 export function encodeImages(model: ClipModel, pixels: Tensor): Tensor {
   const run = visionForward(model, pixels, { keep: [] });
   releaseRun(run);
   return run.embeddings;
 }
 
+/**
+ * Unnormalised text embeddings (B, E) of the given strings; throws DecomcamError ('usage') when the model has no
+ * tokenizer.
+ */
 export function encodeTexts(model: ClipModel, texts: string[]): Tensor {
   const tok = model.tokenizer;
   if (!tok) {

@@ -58,6 +58,10 @@ export function resolveLayer(config: ClipConfig, layer: string): string {
 
 // ---- forward --------------------------------------------------------------------------------------------
 
+/**
+ * The activations of one vision forward pass (shapes in the field comments; B images, N tokens, D width), kept for
+ * the backward passes until released.
+ */
 export interface VisionRun {
   config: ClipConfig;
   B: number;

@@ -10,6 +10,7 @@ import { decodePng } from './png.js';
 
 export { encodePng } from './png.js';
 
+/** An 8-bit RGB image: data is (H, W, 3), row-major, width·height·3 bytes. */
 export interface RgbImage {
   width: number;
   height: number;
@@ -63,6 +64,10 @@ export function decodeImage(bytes: Uint8Array, source = 'image'): RgbImage {
  */
 export const MAX_IMAGE_FILE_BYTES = 512 * 2 ** 20;
 
+/**
+ * Reads and decodes a PNG or JPEG file into an RgbImage; throws DecomcamError for a missing, non-regular, too
+ * large (over MAX_IMAGE_FILE_BYTES) or undecodable file.
+ */
 export function loadImage(path: string): RgbImage {
   let bytes: Uint8Array;
   try {

@@ -213,6 +213,10 @@ function jpegJsProblem(message: string): string {
   return 'corrupt JPEG (its headers and image data do not fit together)';
 }
 
+/**
+ * Decodes a baseline or progressive JPEG to (H, W, 3) RGB bytes; refuses images over maxMegapixels or needing too
+ * much memory, with an error naming source.
+ */
 export function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number):
   { width: number; height: number; data: Uint8Array } {
   const head = readHeader(bytes, source);

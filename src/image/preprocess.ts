@@ -15,9 +15,15 @@ import { checkRgbImage, type RgbImage } from './decode.js';
 import { clipCrop } from './geometry.js';
 import { resizeBicubic } from './resize.js';
 
+/** CLIP's per-channel (R, G, B) normalisation mean, for pixels in [0, 1]. */
 export const CLIP_MEAN: readonly number[] = [0.48145466, 0.4578275, 0.40821073];
+/** CLIP's per-channel (R, G, B) normalisation standard deviation, for pixels in [0, 1]. */
 export const CLIP_STD: readonly number[] = [0.26862954, 0.26130258, 0.27577711];
 
+/**
+ * Options of CLIP preprocessing: per-channel mean and std (default CLIP_MEAN, CLIP_STD) and the output dtype
+ * (default 'float32').
+ */
 export interface PreprocessOptions {
   mean?: readonly number[]; // per channel, default CLIP_MEAN
   std?: readonly number[];  // per channel, default CLIP_STD

@@ -10,6 +10,7 @@ import { fail } from '../errors.js';
  * The element types torch writes, by storage class (torch.FloatStorage) and by dtype name (torch.float16).
  */
 export type TorchDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+/** Bytes per element of each PyTorch storage dtype. */
 export const TORCH_DTYPE_SIZE: Record<TorchDType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 const STORAGE_TYPES: Record<string, TorchDType> = {
   DoubleStorage: 'F64', FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', LongStorage: 'I64',
@@ -52,6 +53,7 @@ export class TensorRef {
     readonly shape: number[], readonly stride: number[]) {}
 }
 
+/** Options of unpickle. */
 export interface UnpickleOptions {
   // resolves a persistent id (the tuple BINPERSID pops) to a value; absent: persistent ids are refused
   persistentLoad?: (pid: unknown) => unknown;
@@ -174,6 +176,10 @@ const OP_NAMES: Record<number, string> = {
   0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
 };
 
+/**
+ * Runs a Python pickle (the opcodes torch.save writes) into plain values (PickleGlobal, PickleObject, TensorRef,
+ * Map, arrays); source names the input in errors.
+ */
 export function unpickle(bytes: Uint8Array, source: string, opts: UnpickleOptions = {}): unknown {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });

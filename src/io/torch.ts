@@ -16,6 +16,7 @@ import {
 import type { StData, StTensor } from './safetensors.js';
 import { looksLikeZip, readZip, zipEntryBytes, type ZipArchive } from './zip.js';
 
+/** The tensors of a PyTorch checkpoint (torch.save zip or TorchScript archive), by name. */
 export interface TorchCheckpoint {
   tensors: Map<string, StTensor>;
   source: string;
@@ -186,6 +187,10 @@ function stateDictOf(root: unknown, where: string): Map<string, TensorRef> {
   return out;
 }
 
+/**
+ * Parses the bytes of a PyTorch checkpoint (zip-format torch.save or TorchScript) into its tensors; a "module."
+ * prefix on every name is dropped. Legacy (non-zip) pickles are refused.
+ */
 export function parseTorchCheckpoint(bytes: Uint8Array, source: string): TorchCheckpoint {
   const where = `PyTorch checkpoint ${source}`;
   if (!looksLikeZip(bytes)) {
@@ -239,6 +244,7 @@ function readBytes(path: string, what: string): Uint8Array {
   }
 }
 
+/** Reads and parses a PyTorch checkpoint file (.pt, .pth, .bin, .ckpt). */
 export function readTorchCheckpoint(path: string): TorchCheckpoint {
   return parseTorchCheckpoint(readBytes(path, 'PyTorch checkpoint'), path);
 }

@@ -6,6 +6,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { fail } from '../errors.js';
 
+/** One entry of a zip archive's central directory. */
 export interface ZipEntry {
   name: string;
   method: number;          // 0 stored, 8 deflated
@@ -14,6 +15,7 @@ export interface ZipEntry {
   dataStart: number;       // offset of the entry's data in the file
 }
 
+/** A zip archive read from one buffer: its entries by name. */
 export interface ZipArchive {
   source: string;
   bytes: Uint8Array;
@@ -37,6 +39,10 @@ export function looksLikeZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
+/**
+ * Reads a zip archive's central directory (zip64 included), checking every offset and size; throws DecomcamError
+ * naming source when it is malformed.
+ */
 export function readZip(bytes: Uint8Array, source: string): ZipArchive {
   const where = `zip archive ${source}`;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
