@@ -3,8 +3,10 @@
 //   layer "vision.blocks.12" not found: this model has blocks 0-11 (try --layer vision.blocks.11)
 // `code` lets the command-line tools choose an exit status: 'usage' (exit 2) or 'runtime' (exit 1).
 
+/** Why a DecomcamError was raised: 'usage' (a caller's mistake, exit 2) or 'runtime' (exit 1). */
 export type ErrorCode = 'usage' | 'runtime';
 
+/** The library's one error class; code picks the command-line exit status. */
 export class DecomcamError extends Error {
   readonly code: ErrorCode;
   constructor(message: string, code: ErrorCode = 'runtime') {

@@ -17,6 +17,7 @@ export function firstProjection(X: Float, grid: LayerGrid): Float64Array {
   return Float64Array.from(pca({ data: clean, shape: [n, grid.C] }, 1).scores.data);
 }
 
+/** Eigen-CAM: the map is the activations' first principal projection (h·w), sign fixed by svd_flip; no gradients. */
 export const eigencam: CamMethod = {
   name: 'eigencam',
   title: 'Eigen-CAM (arXiv 2008.00299)',

@@ -19,6 +19,7 @@ export function meanOverPositions(grads: Float, grid: LayerGrid): Float64Array {
   return alpha;
 }
 
+/** Grad-CAM: channel weights are the gradients' mean over positions. */
 export const gradcam: CamMethod = {
   name: 'gradcam',
   title: 'Grad-CAM (arXiv 1610.02391)',

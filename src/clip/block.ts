@@ -16,11 +16,18 @@ import { residualBackward, residualOn } from '../nn/residual.js';
 import { allocFloat, type DType, type Float } from '../tensor/tensor.js';
 import type { BlockParams } from './weights.js';
 
+/**
+ * Sizes of one residual block's pass: batch B, tokens N, queries nq (N, or 1 for the class token only), width D,
+ * heads H, MLP width F, causal mask, activation and layer-norm eps.
+ */
 export interface BlockDims {
   B: number; N: number; nq: number; D: number; H: number; F: number;
   causal: boolean; act: Activation; eps: number;
 }
 
+/**
+ * The activations of one residual block's forward pass (shapes in the field comments), kept for its backward pass.
+ */
 export interface BlockActs {
   input: Float;                              // (B,N,D) the residual stream entering the block
   ln1: Float; ln1Mean: Float; ln1Rstd: Float; // (B,N,D) (B·N) (B·N)
@@ -72,6 +79,7 @@ function scratchRegions(d: BlockDims): number[] {
     B * N, B * N, B * nq, B * nq]; // + the layer norms' mean and rstd
 }
 
+/** The number of elements forwardScratch needs for one block of these sizes. */
 export function forwardScratchSize(d: BlockDims): number {
   return scratchRegions(d).reduce((a, b) => a + b, 0);
 }
@@ -91,6 +99,10 @@ export function forwardScratch(d: BlockDims, buf: Float, input: Float, out: Floa
   };
 }
 
+/**
+ * One pre-LN residual block forward on the backend: ln_1 → attention (first nq queries) → residual → ln_2 → MLP →
+ * residual, writing every activation into a.
+ */
 export function blockForward(be: Backend, a: BlockActs, p: BlockParams, d: BlockDims): void {
   const { B, N, nq, D, H, F } = d;
   // x → ln_1 → qkv over every token (keys and values need them all)

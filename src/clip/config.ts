@@ -8,6 +8,7 @@
 import { describeJson, fail } from '../errors.js';
 import type { Activation } from '../nn/gelu.js';
 
+/** The sizes of one transformer tower (D, L, H, F), its MLP activation and layer-norm epsilon. */
 export interface TowerConfig {
   width: number;      // D
   layers: number;     // L
@@ -17,18 +18,21 @@ export interface TowerConfig {
   eps: number;        // layer-norm epsilon
 }
 
+/** The vision tower's config: a tower plus its square input size S, patch size P and channels. */
 export interface VisionConfig extends TowerConfig {
   imageSize: number;  // S (square input)
   patchSize: number;  // P
   channels: number;   // 3
 }
 
+/** The text tower's config: a tower plus context length, vocabulary size V and the end-of-text id. */
 export interface TextConfig extends TowerConfig {
   contextLength: number; // position embeddings (77 for CLIP)
   vocabSize: number;     // V
   eotId: number;         // end-of-text id: pooling reads the first one
 }
 
+/** A CLIP model's config: both towers, the shared embedding width E and the initial logit scale. */
 export interface ClipConfig {
   vision: VisionConfig;
   text: TextConfig;
@@ -36,11 +40,13 @@ export interface ClipConfig {
   logitScaleInit: number; // HF logit_scale_init_value (the seeded model's logit_scale)
 }
 
+/** The vision patch grid [h, w] = [S / P, S / P]. */
 export function patchGrid(config: ClipConfig): [number, number] {
   const g = config.vision.imageSize / config.vision.patchSize;
   return [g, g];
 }
 
+/** Vision tokens N = 1 (class) + h·w patches. */
 export function numTokens(config: ClipConfig): number {
   const [h, w] = patchGrid(config);
   return 1 + h * w;

@@ -10,8 +10,11 @@ import { gunzipSync } from 'node:zlib';
 import { decodeHTML, replaceCodePoint } from 'entities/decode';
 import { DecomcamError, describeJson, fail } from '../errors.js';
 
+/** The start-of-text special token. */
 export const SOT_TOKEN = '<|startoftext|>';
+/** The end-of-text special token. */
 export const EOT_TOKEN = '<|endoftext|>';
+/** CLIP's default text context length, in tokens. */
 export const CONTEXT_LENGTH = 77;
 // simple_tokenizer reads lines 1 .. 49152-256-2 of the .gz: 48894 merges (the file holds more, unused).
 const GZ_MERGES = 49152 - 256 - 2;
@@ -88,8 +91,8 @@ export function preSplit(cleaned: string): string[] {
   return cleaned.match(SPLIT) ?? [];
 }
 
+// ---------------------------------------------------------------------------------------------------------------
 /**
- * ---------------------------------------------------------------------------------------------------------------
  * bytes_to_unicode: each byte gets a printable character, so BPE symbols are strings without spaces or controls.
  * Printable Latin-1 bytes (! .. ~, ¡ .. ¬, ® .. ÿ) stand for themselves; the other 68 bytes take U+0100, U+0101, ...
  * in byte order. Every character is one UTF-16 unit (U+0021 .. U+0143).
@@ -215,13 +218,16 @@ class PairHeap {
   }
 }
 
-/**
- * ---------------------------------------------------------------------------------------------------------------
- */
+// ---------------------------------------------------------------------------------------------------------------
+/** Options of ClipTokenizer.tokenize. */
 export interface TokenizeOptions {
   truncate?: boolean; // over-long text: keep the first T-1 tokens and end with <|endoftext|> (default: error)
 }
 
+/**
+ * CLIP's byte-level BPE tokenizer (as openai/CLIP's simple_tokenizer): text → token ids framed by <|startoftext|>
+ * and <|endoftext|>.
+ */
 export class ClipTokenizer {
   readonly sot: number;       // id of <|startoftext|>
   readonly eot: number;       // id of <|endoftext|>

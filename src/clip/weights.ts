@@ -13,6 +13,7 @@ import { seededUniform } from '../tensor/rng.js';
 import { allocFloat, numel, shapeString, type DType, type Float } from '../tensor/tensor.js';
 import { numTokens, validateConfig, type ClipConfig } from './config.js';
 
+/** One parameter of the model table: our name, shape, and the keys it has in HF and OpenAI checkpoints. */
 export interface ParamSpec {
   name: string;             // ours, e.g. 'vision.blocks.3.attn.qkv.weight'
   shape: number[];
@@ -21,6 +22,7 @@ export interface ParamSpec {
   openaiTransposed: boolean; // stored (in, out) by OpenAI: visual.proj, text_projection
 }
 
+/** Every parameter of a model in one buffer (table order), with a named view per parameter. */
 export interface Params {
   specs: ParamSpec[];
   data: Float;              // every parameter, one after another in table order
@@ -40,6 +42,7 @@ export interface BlockParams {
   fc2W: Float; fc2B: Float;     // (D,F) (D)
 }
 
+/** Named views of the vision tower's parameters (shapes in the field comments). */
 export interface VisionParams {
   patchW: Float;                // (D,3,P,P), the stride-P convolution (no bias)
   cls: Float;                   // (D) class token
@@ -50,6 +53,7 @@ export interface VisionParams {
   proj: Float;                  // (E,D)
 }
 
+/** Named views of the text tower's parameters (shapes in the field comments). */
 export interface TextParams {
   token: Float;                 // (V,D)
   pos: Float;                   // (context,D)
@@ -142,6 +146,7 @@ export function allocParams(config: ClipConfig, dtype: DType, backend?: Backend)
   return { specs, data, views, dtype };
 }
 
+/** The view of one named parameter; throws DecomcamError when the model has no such parameter. */
 export function param(params: Params, name: string): Float {
   const v = params.views.get(name);
   if (!v) fail(`parameter "${name}" is not part of this model`);
@@ -157,6 +162,7 @@ function blockParams(p: Params, prefix: string): BlockParams {
   };
 }
 
+/** The vision tower's named parameter views. */
 export function visionParams(p: Params, config: ClipConfig): VisionParams {
   const blocks: BlockParams[] = [];
   for (let i = 0; i < config.vision.layers; i++) blocks.push(blockParams(p, `vision.blocks.${i}`));
@@ -167,6 +173,7 @@ export function visionParams(p: Params, config: ClipConfig): VisionParams {
   };
 }
 
+/** The text tower's named parameter views. */
 export function textParams(p: Params, config: ClipConfig): TextParams {
   const blocks: BlockParams[] = [];
   for (let i = 0; i < config.text.layers; i++) blocks.push(blockParams(p, `text.blocks.${i}`));
@@ -210,6 +217,7 @@ export function fillSeeded(params: Params, config: ClipConfig, seed: number): vo
 
 // ---- checkpoints ----------------------------------------------------------------------------------------
 
+/** The key layout of a checkpoint: Hugging Face (transformers) or openai/CLIP. */
 export type Layout = 'hf' | 'openai';
 
 // Tensors a checkpoint may hold that the model does not use.
