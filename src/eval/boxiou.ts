@@ -9,20 +9,24 @@ import type { Float } from '../tensor/tensor.js';
 import { checkBox, frameOrIdentity, type Box, type MapFrame } from './frame.js';
 import { checkMap } from '../image/checkmap.js';
 
+/** Box-IoU defaults: keep pixels at >= 0.5 of the map's max, 8-connected regions. */
 export const BOX_IOU_DEFAULTS = { threshold: 0.5, connectivity: 8 as 4 | 8 };
 
+/** Options of the box-IoU metric (defaults in BOX_IOU_DEFAULTS). */
 export interface BoxIouOptions {
   threshold?: number;     // fraction of the map's max, in [0, 1]; a pixel is kept when map >= threshold·max
   connectivity?: 4 | 8;   // 8 (default): diagonal neighbours join, as OpenCV's contours and MATLAB's bwlabel see regions
   frame?: MapFrame;       // map → original; default identity
 }
 
+/** The bounding box of a map's largest kept region, in map pixels and in original coordinates. */
 export interface RegionBox {
   mapBox: Box | null; // [col0, row0, col1 + 1, row1 + 1] in map pixels (end exclusive); null when nothing is kept
   box: Box | null;    // the same box in original continuous coordinates
   regionSize: number; // pixels in the largest region (0 when nothing is kept)
 }
 
+/** A map's largest-region box with its best IoU against an object's boxes. */
 export interface BoxIouResult extends RegionBox {
   iou: number;        // the best IoU over the object's boxes; 0 when nothing is kept
   boxIndex: number;   // which object box gave it (-1 when iou is 0 for all)

@@ -47,6 +47,7 @@ export function increaseInConfidence(Y: number, O: number): number {
   return O > Y ? 1 : 0;
 }
 
+/** Grad-CAM++'s Average Drop and Increase in Confidence over n images, in percent. */
 export interface DropIncrease {
   averageDrop: number; // Grad-CAM++: 100 · mean_i max(0, Y_i - O_i) / Y_i
   increase: number;    // Grad-CAM++: 100 · mean_i [O_i > Y_i]

@@ -9,6 +9,10 @@ import { dirname, join } from 'node:path';
 import { fail } from '../errors.js';
 import type { Box } from './frame.js';
 
+/**
+ * One object (one query) of an evaluation image: its label, the prompt explained, its boxes [x1, y1, x2, y2] and
+ * optional mask.
+ */
 export interface EvalObject {
   label: string;          // class name ('dog') or the object's caption ('a red circle')
   prompt: string;         // the text the CAM explains
@@ -16,6 +20,7 @@ export interface EvalObject {
   maskFile?: string;      // a 0/255 PNG at the image's resolution, where the dataset has one
 }
 
+/** One evaluation image: its file, size in pixels and objects. */
 export interface EvalImage {
   file: string;           // absolute path
   width: number;
@@ -23,6 +28,7 @@ export interface EvalImage {
   objects: EvalObject[];  // one query each
 }
 
+/** An evaluation dataset: its images and the closed set of prompts. */
 export interface EvalDataset {
   name: string;
   images: EvalImage[];

@@ -24,6 +24,7 @@ export type Scorer = (images: Float32Array[]) => Promise<number[]> | number[];
  */
 export type Substrate = 'mean' | 'zero' | Float;
 
+/** Options of deletionCurve and insertionCurve (defaults in CAUSAL_DEFAULTS). */
 export interface CausalOptions {
   steps?: number;        // replacement steps, the curve has steps + 1 points; default 100 (or one pixel a
                          // step on images of fewer than 100 pixels). RISE moved 224 pixels a step at 224².
@@ -31,19 +32,32 @@ export interface CausalOptions {
   batchSize?: number;    // images per scorer call
 }
 
+/** Causal-metric defaults: 100 steps, the mean substrate, 16 images per scorer call. */
 export const CAUSAL_DEFAULTS = { steps: 100, substrate: 'mean' as Substrate, batchSize: 16 };
 
+/**
+ * A deletion or insertion curve: the share of pixels replaced, the score at each step (both steps + 1 long) and
+ * the area under it.
+ */
 export interface CausalCurve {
   fractions: Float64Array; // (steps + 1) share of pixels replaced, 0 … 1
   scores: Float64Array;    // (steps + 1) the scorer's value at each
   auc: number;             // trapezoid area under scores over fractions
 }
 
+/**
+ * RISE's deletion curve: the image (3, H, W) loses its pixels to the substrate, most salient first by map (H, W),
+ * and is scored after each step (lower area is better).
+ */
 export function deletionCurve(image: Float, map: Float, H: number, W: number, scorer: Scorer,
   options: CausalOptions = {}): Promise<CausalCurve> {
   return causalCurve('deletion', image, map, H, W, scorer, options);
 }
 
+/**
+ * RISE's insertion curve: starting from the substrate, the image's (3, H, W) pixels come back most salient first
+ * by map (H, W), scored after each step (higher area is better).
+ */
 export function insertionCurve(image: Float, map: Float, H: number, W: number, scorer: Scorer,
   options: CausalOptions = {}): Promise<CausalCurve> {
   return causalCurve('insertion', image, map, H, W, scorer, options);

@@ -9,6 +9,7 @@ import {
 } from './frame.js';
 import { checkMap } from '../image/checkmap.js';
 
+/** Options of the energy-based pointing metric: the map → original frame (default identity). */
 export interface EnergyOptions {
   frame?: MapFrame; // map → original; default identity
 }

@@ -59,6 +59,10 @@ export interface CropGeometry {
   mapWidth: number; mapHeight: number;
 }
 
+/**
+ * The map → original frame of a map computed on a resized, cropped image (CLIP's Resize + CenterCrop); throws
+ * DecomcamError ('usage') for a non-positive size.
+ */
 export function cropFrame(g: CropGeometry): MapFrame {
   checkSize('cropFrame original', g.origWidth, g.origHeight);
   checkSize('cropFrame resized', g.resizedWidth, g.resizedHeight);
@@ -138,12 +142,14 @@ export function regionContains(region: ObjectRegion, frame: MapFrame, x: number,
 
 // ---- checks at the boundary of every metric ----
 
+/** Throws DecomcamError ('usage') unless width and height are positive integers; what names the caller. */
 export function checkSize(what: string, width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     fail(`${what}: size ${width}×${height} is not a pair of positive integers`, 'usage');
   }
 }
 
+/** Throws DecomcamError ('usage') unless box is four finite numbers [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1. */
 export function checkBox(what: string, box: Box): void {
   if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => Number.isFinite(v))) {
     fail(`${what}: box ${JSON.stringify(box)} is not four finite numbers [x1, y1, x2, y2]`, 'usage');

@@ -72,6 +72,9 @@ export interface ZeroShot {
   singleObjectImages: number;
 }
 
+/**
+ * The result of one evaluation run: dataset, preset, layer, settings, zero-shot accuracy and the per-metric table.
+ */
 export interface EvalResult {
   dataset: string;
   preset: PresetName;

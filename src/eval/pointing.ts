@@ -11,13 +11,19 @@ import {
 } from './frame.js';
 import { checkMap } from '../image/checkmap.js';
 
+/** The pointing-game tolerance, in original-image pixels (torchray's default). */
 export const POINTING_TOLERANCE = 15; // torchray's PointingGame default, in original-image pixels
 
+/**
+ * Options of the pointing game: tolerance in original pixels (default POINTING_TOLERANCE) and the map → original
+ * frame.
+ */
 export interface PointingOptions {
   tolerance?: number; // pixels at the original resolution
   frame?: MapFrame;   // map → original; default identity (then the map is the original's size)
 }
 
+/** The outcome of one pointing-game trial: hit or miss, the map's maximum and its distance to the object. */
 export interface PointingResult {
   hit: boolean;
   row: number; col: number;          // the maximum in the map
