@@ -15,6 +15,10 @@ export function allocOn(be: Backend, dtype: DType, n: number): Float {
   return dtype === 'float32' && be.alloc ? be.alloc(n) : allocFloat(dtype, n);
 }
 
+/**
+ * The arrays of one computation (a forward pass and what its backward reads), taken from the backend's memory
+ * where it has one, so release() returns them together.
+ */
 export class Workspace {
   private owned: Float32Array[] = []; // the arrays from be.alloc, for release()
   private done = false;
