@@ -7,6 +7,7 @@
 import { EPS, completeOrthonormalRows } from './matrix.js';
 import { seededUniform } from '../tensor/rng.js';
 
+/** The w largest singular triplets of the bidiagonal B (j×j): values descending and left/right vectors as rows. */
 export interface BidiagonalTop {
   sigma: Float64Array; // (w) descending
   P: Float64Array;     // (w, j) row i: left singular vector p_i of B (B·q_i = σ_i·p_i)

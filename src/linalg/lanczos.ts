@@ -10,6 +10,7 @@ import { tensor, type Float, type Tensor } from '../tensor/tensor.js';
 import { bidiagonalTop, type BidiagonalTop } from './bidiagonal.js';
 import { EPS, readMatrix, transpose } from './matrix.js';
 
+/** The top k singular triplets from lanczosSvd, with residuals, angle bounds and whether they are reliable. */
 export interface TopSvd {
   U: Tensor;                 // (m, k) orthonormal columns, float64
   S: Float64Array;           // (k) descending
@@ -21,6 +22,7 @@ export interface TopSvd {
   problems: string[];        // why not reliable, one line each (empty when reliable)
 }
 
+/** Options of lanczosSvd: residual and angle tolerances and the start vector (defaults in the field comments). */
 export interface LanczosOptions {
   tol?: number;      // residual tolerance, relative to σ_1 (default LANCZOS_TOL)
   angleTol?: number; // largest acceptable angle bound (default LANCZOS_ANGLE_TOL)
@@ -55,8 +57,14 @@ const DEFLATION_STEPS = 8;
 const DEFLATION_SLACK = 1e-12; // relative to σ_1
 const LANCZOS_SEED = 0x5eed;   // start and restart vectors: seededUniform(LANCZOS_SEED, 'linalg.lanczos.<i>')
 
+/**
+ * The k largest singular triplets of a 2-D tensor (m, n) by Lanczos bidiagonalisation with full
+ * reorthogonalisation, in float64.
+ */
 export function lanczosSvd(a: Tensor, k: number, opts?: LanczosOptions): TopSvd;
+/** The k largest singular triplets of a row-major (m, n) array by Lanczos bidiagonalisation, in float64. */
 export function lanczosSvd(data: Float, m: number, n: number, k: number, opts?: LanczosOptions): TopSvd;
+/** Implementation of the lanczosSvd overloads. */
 export function lanczosSvd(x: Tensor | Float, a1: number, a2?: number | LanczosOptions, a3?: number,
   a4?: LanczosOptions): TopSvd {
   const flat = typeof a2 === 'number';

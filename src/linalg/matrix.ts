@@ -6,6 +6,7 @@
 import { fail } from '../errors.js';
 import type { Float, Tensor } from '../tensor/tensor.js';
 
+/** Float64 machine epsilon, 2^-52. */
 export const EPS = 2 ** -52; // float64 machine epsilon (numpy.finfo(float64).eps)
 
 /**
