@@ -9,6 +9,10 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
+/**
+ * Multi-head attention forward (reference loops): out (B,nq,D) = softmax(q·kᵀ/√hd)·v for the first nq queries of
+ * qkv (B,N,3D), keeping the probabilities att (B,H,nq,N); causal masks keys after each query.
+ */
 export function attentionForward(
   out: Float, att: Float, // (B,nq,D) output · (B,H,nq,N) softmax probabilities, kept for backward
   qkv: Float,             // (B,N,3D)

@@ -6,6 +6,10 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
+/**
+ * LayerNorm forward over rows (N, C), as torch.nn.LayerNorm: out = (inp − mean)·rstd·w + b, keeping mean and rstd
+ * (N) for backward.
+ */
 export function layernormForward(
   out: Float, mean: Float, rstd: Float, // (N,C) (N) (N); mean and 1/std are kept for backward
   inp: Float, w: Float, b: Float,       // (N,C) (C) (C)

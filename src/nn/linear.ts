@@ -7,6 +7,9 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
+/**
+ * Linear forward (reference loops): out (M,N) = inp (M,K) · wᵀ (w stored (N,K)) + b (N, or null), sums in float64.
+ */
 export function linearForward(
   out: Float,                           // (M,N)
   inp: Float, w: Float, b: Float | null, // (M,K) (N,K) (N)

@@ -5,6 +5,7 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
+/** Residual forward: out (B,Ny,C) = the first Ny tokens of x (B,Nx,C) + y (B,Ny,C). */
 export function residualForward(
   out: Float,       // (B,Ny,C)
   x: Float, y: Float, // (B,Nx,C) (B,Ny,C)
