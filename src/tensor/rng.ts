@@ -31,6 +31,7 @@ export function fnv1a32(name: string): number {
   return h >>> 0;
 }
 
+/** The uint32 key of the named stream under seed: fnv1a32(name) ^ hash32(seed). */
 export function streamKey(seed: number, name: string): number {
   return (fnv1a32(name) ^ hash32(seed)) >>> 0;
 }

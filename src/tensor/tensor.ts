@@ -4,9 +4,12 @@
 
 import { fail } from '../errors.js';
 
+/** A flat array of float32 (the working precision) or float64 (the oracle mode) values. */
 export type Float = Float32Array | Float64Array;
+/** The element type of a Float: 'float32' or 'float64'. */
 export type DType = 'float32' | 'float64';
 
+/** The library's tensor: a flat row-major array and its shape, e.g. [B, N, D]. */
 export interface Tensor {
   data: Float;     // row-major, length = product of shape
   shape: number[]; // e.g. [B, N, D]
@@ -21,6 +24,7 @@ export function numel(shape: readonly number[]): number {
   return n;
 }
 
+/** The dtype of an array: 'float64' for a Float64Array, else 'float32'. */
 export function dtypeOf(a: Float): DType {
   return a instanceof Float64Array ? 'float64' : 'float32';
 }
@@ -45,6 +49,7 @@ export function tensor(data: Float, shape: readonly number[]): Tensor {
   return { data, shape: [...shape] };
 }
 
+/** A zero-filled tensor of the given shape (dtype default 'float32'). */
 export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
   return tensor(allocFloat(dtype, numel(shape)), shape);
 }
@@ -60,6 +65,7 @@ export function reshape(t: Tensor, shape: readonly number[]): Tensor {
   return tensor(t.data, full);
 }
 
+/** A copy of the tensor: new data of the same dtype, same shape. */
 export function clone(t: Tensor): Tensor {
   return { data: t.data.slice(), shape: [...t.shape] };
 }
@@ -70,17 +76,21 @@ export function clone(t: Tensor): Tensor {
 export function toFloat64(t: Tensor): Tensor {
   return { data: Float64Array.from(t.data), shape: [...t.shape] };
 }
+/** A float32 copy of the tensor (always a copy). */
 export function toFloat32(t: Tensor): Tensor {
   return { data: Float32Array.from(t.data), shape: [...t.shape] };
 }
+/** A copy of the tensor in the given dtype (always a copy). */
 export function astype(t: Tensor, dtype: DType): Tensor {
   return dtype === 'float64' ? toFloat64(t) : toFloat32(t);
 }
 
+/** True when two shapes have the same rank and sizes. */
 export function shapeEquals(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i]);
 }
 
+/** A shape as text, e.g. '[1, 3, 224, 224]', for messages. */
 export function shapeString(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }

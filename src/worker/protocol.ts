@@ -21,14 +21,18 @@ export interface WorkerModelOptions {
   threads?: number;
 }
 
+/** The first message to a worker: load the model in modelDir with these options. */
 export interface InitMessage { type: 'init'; modelDir: string; options: WorkerModelOptions }
+/** A request to a worker: run explain with these arguments; id matches the reply. */
 export interface ExplainMessage { type: 'explain'; id: number; args: ExplainArgs }
+/** A message to the worker: init, then explain requests. */
 export type Request = InitMessage | ExplainMessage;
 
 /**
  * An error as plain data (an Error's class does not survive the structured clone).
  */
 export interface ErrorData { name: string; message: string; code?: string }
+/** A message from the worker: ready or init-error after init, then a result or an error per explain request id. */
 export type Reply =
   | { type: 'ready'; backend: string; note: string }
   | { type: 'init-error'; error: ErrorData }
