@@ -21,9 +21,10 @@ import {
 } from './weights.js';
 
 /**
- * Loads a CLIP model from a folder (or a .safetensors / PyTorch checkpoint file) in the HF or OpenAI layout; dtype
- * defaults to 'float32', backend to the TypeScript one, vocab to the tokenizer files beside the weights. Throws
- * DecomcamError ('usage') for a missing or unreadable model.
+ * Loads a CLIP model from a folder (or a .safetensors / PyTorch checkpoint file) in the HF or OpenAI layout.
+ * dtype defaults to 'float32'; backend to the default (fastest working) backend for float32, the reference for
+ * float64; the tokenizer is read beside the weights, or from opts.vocab (a folder, or a file in it).
+ * Throws DecomcamError ('usage') for a missing or unreadable model.
  */
 export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; vocab?: string } = {}): ClipModel {
   const dtype = opts.dtype ?? 'float32';
