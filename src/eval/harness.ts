@@ -73,7 +73,8 @@ export interface ZeroShot {
 }
 
 /**
- * The result of one evaluation run: dataset, preset, layer, settings, zero-shot accuracy and the table (one row a method).
+ * The result of one evaluation run: dataset, preset, layer, settings, zero-shot accuracy and the table
+ * (one row a method).
  */
 export interface EvalResult {
   dataset: string;
