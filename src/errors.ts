@@ -3,8 +3,10 @@
 //   layer "vision.blocks.12" not found: this model has blocks 0-11 (try --layer vision.blocks.11)
 // `code` lets the command-line tools choose an exit status: 'usage' (exit 2) or 'runtime' (exit 1).
 
+/** Why a DecomcamError was raised: 'usage' (a caller's mistake, exit 2) or 'runtime' (exit 1). */
 export type ErrorCode = 'usage' | 'runtime';
 
+/** The library's one error class; code picks the command-line exit status. */
 export class DecomcamError extends Error {
   readonly code: ErrorCode;
   constructor(message: string, code: ErrorCode = 'runtime') {
@@ -14,14 +16,18 @@ export class DecomcamError extends Error {
   }
 }
 
-// fail(...) reads better than `throw new DecomcamError(...)` at validation sites.
+/**
+ * fail(...) reads better than `throw new DecomcamError(...)` at validation sites.
+ */
 export function fail(message: string, code: ErrorCode = 'runtime'): never {
   throw new DecomcamError(message, code);
 }
 
-// A short, bounded description of a value read from a file (safetensors header, config.json) for an error
-// message: a hostile file may hold a value nested 10,000 deep (JSON.stringify would overflow the stack) or
-// megabytes long. Missing values say so; numbers JSON cannot hold (1e400 parses to Infinity) say what they became.
+/**
+ * A short, bounded description of a value read from a file (safetensors header, config.json) for an error
+ * message: a hostile file may hold a value nested 10,000 deep (JSON.stringify would overflow the stack) or
+ * megabytes long. Missing values say so; numbers JSON cannot hold (1e400 parses to Infinity) say what they became.
+ */
 export function describeJson(v: unknown, depth = 0): string {
   if (v === undefined) return 'missing';
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 37) + '...' : v);

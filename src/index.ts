@@ -53,11 +53,14 @@ export {
 } from './cam/explain.js';
 export { presets, type PresetName } from './cam/decomcam.js';
 export { decomcamDefaults, type DecomcamOptions } from './cam/decomcam.js';
+/** Options of Score-CAM (cam/scorecam.ts). */
 export type { ScorecamOptions } from './cam/scorecam.js';
+/** Options of gScore-CAM (cam/gscorecam.ts). */
 export type { GscorecamOptions } from './cam/gscorecam.js';
 export {
   builtinMethods, createRegistry, registerMethod, methodByName, METHOD_NAMES, type MethodName, type MethodRegistry,
 } from './cam/registry.js';
+/** The types a custom CAM method is written against (cam/template.ts). */
 export type { CamMethod, CamContext, LayerGrid, FullMap, StageTimer } from './cam/template.js';
 export { textTarget, embeddingTarget, type Target, type ScoreKind } from './cam/target.js';
 export { type TargetOptions } from './cam/target.js';

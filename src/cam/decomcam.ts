@@ -74,15 +74,19 @@ export const presets: Readonly<Record<PresetName, Readonly<DecomcamOptions>>> = 
 
 // ---- the steps ---------------------------------------------------------------------------------------------
 
-// Step 3: the top-P channels by signed α (α = dS/dA averaged over positions, step 2's gradients), descending (a
-// negative α ranks last), stable on ties — torch.sort(α, descending=True, stable=True); the official code's
-// torch.sort without stable=True leaves tie order unspecified, which only matters for an exact tie at the P-th
-// place. P > C takes all C channels, as Python's slicing `indices[:p]` does.
+/**
+ * Step 3: the top-P channels by signed α (α = dS/dA averaged over positions, step 2's gradients), descending (a
+ * negative α ranks last), stable on ties — torch.sort(α, descending=True, stable=True); the official code's
+ * torch.sort without stable=True leaves tie order unspecified, which only matters for an exact tie at the P-th
+ * place. P > C takes all C channels, as Python's slicing `indices[:p]` does.
+ */
 export function topChannels(alpha: Float64Array, P: number): Int32Array {
   return descendingOrder(alpha).slice(0, Math.min(P, alpha.length));
 }
 
-// Step 3, continued: X[p, j] = A[p, top_j] · α[top_j], (h·w, K), with NaN → 0 (torch.where(isnan(X), 0, X)).
+/**
+ * Step 3, continued: X[p, j] = A[p, top_j] · α[top_j], (h·w, K), with NaN → 0 (torch.where(isnan(X), 0, X)).
+ */
 export function weightedActivations(acts: Float, alpha: Float64Array, top: Int32Array, grid: LayerGrid): Float64Array {
   const { h, w, C } = grid;
   const K = top.length;
@@ -109,9 +113,11 @@ function checkComponents(Q: number, grid: LayerGrid, K: number): void {
   }
 }
 
-// Step 4: PCA of X (centred columns, SVD, scikit-learn < 1.5's svd_flip(u_based_decision=True) sign rule) to Q
-// components; OSSM_q = column q of the scores U·Σ, reshaped to h×w: ossm (Q,h,w). `note`: the PCA solver's
-// reliability note (its fallback), or null.
+/**
+ * Step 4: PCA of X (centred columns, SVD, scikit-learn < 1.5's svd_flip(u_based_decision=True) sign rule) to Q
+ * components; OSSM_q = column q of the scores U·Σ, reshaped to h×w: ossm (Q,h,w). `note`: the PCA solver's
+ * reliability note (its fallback), or null.
+ */
 export function ossmsByPca(X: Float64Array, grid: LayerGrid, K: number, Q: number):
   { ossm: Float64Array; singularValues: Float64Array; note: string | null } {
   checkComponents(Q, grid, K);
@@ -123,8 +129,10 @@ export function ossmsByPca(X: Float64Array, grid: LayerGrid, K: number, Q: numbe
   return { ossm, singularValues: Float64Array.from(result.singularValues), note: result.note };
 }
 
-// Step 5: M_q = bicubic upsample of ReLU(OSSM_q) to R×R (torch interpolate, align_corners=False, a = −0.75, no
-// antialias), and the masks m_q = min-max(M_q) (x − min, then / max when max > 0, as the official `normalize`).
+/**
+ * Step 5: M_q = bicubic upsample of ReLU(OSSM_q) to R×R (torch interpolate, align_corners=False, a = −0.75, no
+ * antialias), and the masks m_q = min-max(M_q) (x − min, then / max when max > 0, as the official `normalize`).
+ */
 export function upsampledMasks(ossm: Float64Array, grid: LayerGrid, Q: number, R: number): { M: Float64Array; masks: Float64Array } {
   const relu = ossm.map((v) => Math.max(v, 0));
   const M = Float64Array.from(interpolate({ data: relu, shape: [Q, grid.h, grid.w] }, R, R, 'bicubic').data);
@@ -133,8 +141,10 @@ export function upsampledMasks(ossm: Float64Array, grid: LayerGrid, Q: number, R
   return { M, masks };
 }
 
-// Step 6a: the perturbed images x_q = max(base · m_q, blur · (1 − m_q)), element by element, for every colour
-// channel; base (3,R,R) is the RGB crop or the normalised tensor, blur its Gaussian-blurred copy.
+/**
+ * Step 6a: the perturbed images x_q = max(base · m_q, blur · (1 − m_q)), element by element, for every colour
+ * channel; base (3,R,R) is the RGB crop or the normalised tensor, blur its Gaussian-blurred copy.
+ */
 export function perturbedBatch(base: Float64Array, blur: Float64Array, masks: Float64Array, Q: number, R: number): Float64Array {
   const RR = R * R;
   const batch = new Float64Array(Q * 3 * RR);
@@ -149,14 +159,18 @@ export function perturbedBatch(base: Float64Array, blur: Float64Array, masks: Fl
   return batch;
 }
 
-// Step 7a: w_q = 0 if r_q < threshold else r_q / max_q r (max over all Q gains, as the official ScaleNormalize).
+/**
+ * Step 7a: w_q = 0 if r_q < threshold else r_q / max_q r (max over all Q gains, as the official ScaleNormalize).
+ */
 export function componentWeights(gains: Float64Array, threshold: number): Float64Array {
   let max = -Infinity;
   for (const r of gains) max = Math.max(max, r);
   return gains.map((r) => (r < threshold ? 0 : r / max));
 }
 
-// Step 7b: map = Σ_q w_q M_q, then `passes` × (ReLU, min-max with eps): (R,R); RR = R·R.
+/**
+ * Step 7b: map = Σ_q w_q M_q, then `passes` × (ReLU, min-max with eps): (R,R); RR = R·R.
+ */
 export function integrate(M: Float64Array, weights: Float64Array, RR: number, eps: number, passes: number): Float64Array {
   const map = new Float64Array(RR);
   for (let q = 0; q < weights.length; q++) {

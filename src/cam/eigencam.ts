@@ -8,13 +8,16 @@ import { pca } from '../linalg/pca.js';
 import type { Float } from '../tensor/tensor.js';
 import type { CamMethod, LayerGrid } from './template.js';
 
-// (h·w): the first principal-component scores of X (h·w, C); an all-constant X gives zeros.
+/**
+ * (h·w): the first principal-component scores of X (h·w, C); an all-constant X gives zeros.
+ */
 export function firstProjection(X: Float, grid: LayerGrid): Float64Array {
   const n = grid.h * grid.w;
   const clean = Float64Array.from(X, (v) => (Number.isNaN(v) ? 0 : v));
   return Float64Array.from(pca({ data: clean, shape: [n, grid.C] }, 1).scores.data);
 }
 
+/** Eigen-CAM: the map is the activations' first principal projection (h·w), sign fixed by svd_flip; no gradients. */
 export const eigencam: CamMethod = {
   name: 'eigencam',
   title: 'Eigen-CAM (arXiv 2008.00299)',

@@ -5,6 +5,7 @@
 import { firstProjection } from './eigencam.js';
 import type { CamMethod } from './template.js';
 
+/** EigenGrad-CAM: the first principal projection (h·w) of gradients ∘ activations. */
 export const eigengradcam: CamMethod = {
   name: 'eigengradcam',
   title: 'EigenGrad-CAM (pytorch-grad-cam; after arXiv 2008.00299)',

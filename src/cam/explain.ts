@@ -22,6 +22,7 @@ import {
 } from './template.js';
 
 export { camMethods };
+/** Types of the explanations explain() returns, re-exported from cam/template.ts. */
 export type { CamImage, TextExplanation };
 
 /** The default target layer: the last block's ln_1 (its output is what the class token attends to). */

@@ -5,7 +5,9 @@
 import type { Float } from '../tensor/tensor.js';
 import type { CamMethod, LayerGrid } from './template.js';
 
-// (C): alpha_c = (1 / h·w) Σ_p grads[p,c]
+/**
+ * (C): alpha_c = (1 / h·w) Σ_p grads[p,c]
+ */
 export function meanOverPositions(grads: Float, grid: LayerGrid): Float64Array {
   const { h, w, C } = grid;
   const n = h * w;
@@ -17,6 +19,7 @@ export function meanOverPositions(grads: Float, grid: LayerGrid): Float64Array {
   return alpha;
 }
 
+/** Grad-CAM: channel weights are the gradients' mean over positions. */
 export const gradcam: CamMethod = {
   name: 'gradcam',
   title: 'Grad-CAM (arXiv 1610.02391)',

@@ -6,6 +6,7 @@ import type { CamMethod } from './template.js';
 
 const GRADCAMPP_EPS = 1e-6; // pytorch-grad-cam's eps in the denominator of a[p,c]
 
+/** Grad-CAM++: channel weights Σ_p ReLU(g)·a with the second/third-order a of eq. 19. */
 export const gradcampp: CamMethod = {
   name: 'gradcampp',
   title: 'Grad-CAM++ (arXiv 1710.11063)',

@@ -20,6 +20,10 @@ export interface GscorecamOptions {
 
 const GSCORECAM_EPS = 1e-6; // gScoreCAM's (up − min) / (max − min + 1e-6)
 
+/**
+ * gScoreCAM: Score-CAM on the top-k channels by mean gradient (k defaults to 300), softmax weights over all
+ * channels.
+ */
 export const gscorecam: CamMethod<GscorecamOptions> = {
   name: 'gscorecam',
   title: 'gScoreCAM (Chen et al., ACCV 2022)',

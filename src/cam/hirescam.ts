@@ -4,6 +4,7 @@
 
 import type { CamMethod } from './template.js';
 
+/** HiResCAM: map[p] = Σ_c g[p,c] · A[p,c]. */
 export const hirescam: CamMethod = {
   name: 'hirescam',
   title: 'HiResCAM (arXiv 2011.08891)',

@@ -3,6 +3,7 @@
 
 import type { CamMethod } from './template.js';
 
+/** Layer-CAM: map[p] = Σ_c ReLU(g[p,c]) · A[p,c]. */
 export const layercam: CamMethod = {
   name: 'layercam',
   title: 'Layer-CAM (IEEE TIP 2021)',

@@ -17,6 +17,10 @@ export interface ScorecamOptions {
 
 const SCORECAM_EPS = 1e-8; // pytorch-grad-cam's ScoreCAM: (up − min) / (max − min + 1e-8)
 
+/**
+ * Score-CAM: each channel's upsampled, normalised map masks the input; weights are the softmax of the masked
+ * inputs' scores. No gradients.
+ */
 export const scorecam: CamMethod<ScorecamOptions> = {
   name: 'scorecam',
   title: 'Score-CAM (arXiv 1910.01279)',

@@ -8,11 +8,13 @@ import type { Float } from '../tensor/tensor.js';
 import { minMaxRows } from './minmax.js';
 import type { CamContext, LayerGrid } from './template.js';
 
-// (len(channels)): the target's score of the input masked by each listed channel's normalised map, with
-// mask = (up − min) / (max − min + eps). batchSize images go through the model at a time (the same batches
-// are upsampled together, so memory grows with batchSize, not with the channel count). The masked images
-// depend on the image and layer only, not on the text: their embeddings are kept per image (ctx.shared), so
-// the image's other texts score them without another forward.
+/**
+ * (len(channels)): the target's score of the input masked by each listed channel's normalised map, with
+ * mask = (up − min) / (max − min + eps). batchSize images go through the model at a time (the same batches
+ * are upsampled together, so memory grows with batchSize, not with the channel count). The masked images
+ * depend on the image and layer only, not on the text: their embeddings are kept per image (ctx.shared), so
+ * the image's other texts score them without another forward.
+ */
 export function channelScores(acts: Float, grid: LayerGrid, channels: ArrayLike<number>, eps: number, batchSize: number,
   ctx: CamContext): Float64Array {
   const E = maskedEmbeddings(acts, grid, channels, eps, batchSize, ctx);

@@ -130,7 +130,9 @@ export interface CamMethod<O extends object = object> {
   fullMap?(acts: Float, grads: Float, grid: LayerGrid, ctx: CamContext<O>, time: StageTimer): FullMap;
 }
 
-// (h·w): map[p] = Σ_c weights[c] · acts[p,c]
+/**
+ * (h·w): map[p] = Σ_c weights[c] · acts[p,c]
+ */
 export function weightedSum(acts: Float, weights: Float64Array, grid: LayerGrid): Float64Array {
   const { h, w, C } = grid;
   const map = new Float64Array(h * w);
@@ -142,8 +144,10 @@ export function weightedSum(acts: Float, weights: Float64Array, grid: LayerGrid)
   return map;
 }
 
-// Indices of `values` sorted descending, equal values in increasing index order (torch.sort(descending=True,
-// stable=True)); NaN counts as the largest value, as in torch's descending sort.
+/**
+ * Indices of `values` sorted descending, equal values in increasing index order (torch.sort(descending=True,
+ * stable=True)); NaN counts as the largest value, as in torch's descending sort.
+ */
 export function descendingOrder(values: Float64Array): Int32Array {
   const idx = Array.from({ length: values.length }, (_, i) => i);
   idx.sort((a, b) => {
@@ -158,9 +162,11 @@ export function descendingOrder(values: Float64Array): Int32Array {
   return Int32Array.from(idx);
 }
 
-// pytorch-grad-cam's post-processing of a raw map (h·w) into the final (R,R) map: ReLU; scale_cam_image
-// (min-max with 1e-7, cv2.resize INTER_LINEAR to the input size — for upscaling identical to
-// interpolate(bilinear, align_corners=False)); then its layer aggregation: ReLU, mean over one layer, min-max.
+/**
+ * pytorch-grad-cam's post-processing of a raw map (h·w) into the final (R,R) map: ReLU; scale_cam_image
+ * (min-max with 1e-7, cv2.resize INTER_LINEAR to the input size — for upscaling identical to
+ * interpolate(bilinear, align_corners=False)); then its layer aggregation: ReLU, mean over one layer, min-max.
+ */
 export function postprocess(raw: Float64Array, grid: LayerGrid, R: number): Float64Array {
   const x = minMax(relu(Float64Array.from(raw)), MINMAX_EPS);
   const up = interpolate({ data: x, shape: [1, grid.h, grid.w] }, R, R, 'bilinear').data;

@@ -5,6 +5,7 @@ import type { CamMethod } from './template.js';
 
 const XGRADCAM_EPS = 1e-7; // pytorch-grad-cam's eps, keeps a channel whose activations sum to 0 finite
 
+/** XGrad-CAM: weight_c = Σ_p g[p,c] · A[p,c] / (Σ_p A[p,c] + eps). */
 export const xgradcam: CamMethod = {
   name: 'xgradcam',
   title: 'XGrad-CAM (arXiv 2008.02312)',

@@ -16,11 +16,18 @@ import { residualBackward, residualOn } from '../nn/residual.js';
 import { allocFloat, type DType, type Float } from '../tensor/tensor.js';
 import type { BlockParams } from './weights.js';
 
+/**
+ * Sizes of one residual block's pass: batch B, tokens N, queries nq (N, or 1 for the class token only), width D,
+ * heads H, MLP width F, causal mask, activation and layer-norm eps.
+ */
 export interface BlockDims {
   B: number; N: number; nq: number; D: number; H: number; F: number;
   causal: boolean; act: Activation; eps: number;
 }
 
+/**
+ * The activations of one residual block's forward pass (shapes in the field comments), kept for its backward pass.
+ */
 export interface BlockActs {
   input: Float;                              // (B,N,D) the residual stream entering the block
   ln1: Float; ln1Mean: Float; ln1Rstd: Float; // (B,N,D) (B·N) (B·N)
@@ -36,9 +43,11 @@ export interface BlockActs {
   out: Float;                                // (B,nq,D) mid + mlp
 }
 
-// The arrays of one block, as views over one zeroed buffer. `input` and `out` are the residual stream:
-// pass views of the neighbouring blocks' arrays, or null to allocate them here. `alloc` gives the buffer
-// (a Workspace's, so that it lives in the backend's memory); by default a plain typed array.
+/**
+ * The arrays of one block, as views over one zeroed buffer. `input` and `out` are the residual stream:
+ * pass views of the neighbouring blocks' arrays, or null to allocate them here. `alloc` gives the buffer
+ * (a Workspace's, so that it lives in the backend's memory); by default a plain typed array.
+ */
 export function allocBlockActs(
   d: BlockDims, dtype: DType, input: Float | null, out: Float | null,
   alloc: (n: number) => Float = (n) => allocFloat(dtype, n)): BlockActs {
@@ -70,11 +79,14 @@ function scratchRegions(d: BlockDims): number[] {
     B * N, B * N, B * nq, B * nq]; // + the layer norms' mean and rstd
 }
 
+/** The number of elements forwardScratch needs for one block of these sizes. */
 export function forwardScratchSize(d: BlockDims): number {
   return scratchRegions(d).reduce((a, b) => a + b, 0);
 }
 
-// The arrays of one block as such shared views of buf; input and out are the residual stream (B,N,D) (B,nq,D).
+/**
+ * The arrays of one block as such shared views of buf; input and out are the residual stream (B,N,D) (B,nq,D).
+ */
 export function forwardScratch(d: BlockDims, buf: Float, input: Float, out: Float): BlockActs {
   const { B, N, nq, D, H, F } = d;
   let o = 0;
@@ -87,6 +99,10 @@ export function forwardScratch(d: BlockDims, buf: Float, input: Float, out: Floa
   };
 }
 
+/**
+ * One pre-LN residual block forward on the backend: ln_1 → attention (first nq queries) → residual → ln_2 → MLP →
+ * residual, writing every activation into a.
+ */
 export function blockForward(be: Backend, a: BlockActs, p: BlockParams, d: BlockDims): void {
   const { B, N, nq, D, H, F } = d;
   // x → ln_1 → qkv over every token (keys and values need them all)
@@ -104,12 +120,16 @@ export function blockForward(be: Backend, a: BlockActs, p: BlockParams, d: Block
   residualOn(be, a.out, a.mid, a.mlp, B, nq, nq, D);
 }
 
-// Where backward may stop: the gradient at that activation is then complete (in g.mlp, g.ln2, g.mid, g.ln1 or
-// g.input; 'attn' and 'mid' share g.mid, as mid = input + attn).
+/**
+ * Where backward may stop: the gradient at that activation is then complete (in g.mlp, g.ln2, g.mid, g.ln1 or
+ * g.input; 'attn' and 'mid' share g.mid, as mid = input + attn).
+ */
 export type BlockStop = 'mlp' | 'ln_2' | 'mid' | 'attn' | 'ln_1' | 'input';
 
-// The forward list reversed. g holds the gradients: g.out is dScore/dout (B,nq,D), every other array is
-// zeroed by the caller and ADDED into (g.input (B,N,D) receives dScore/dinput). wg: weight gradients, or null.
+/**
+ * The forward list reversed. g holds the gradients: g.out is dScore/dout (B,nq,D), every other array is
+ * zeroed by the caller and ADDED into (g.input (B,N,D) receives dScore/dinput). wg: weight gradients, or null.
+ */
 export function blockBackward(
   be: Backend, g: BlockActs, a: BlockActs, p: BlockParams, d: BlockDims, wg: BlockParams | null, stop: BlockStop): void {
   const { B, N, nq, D, H, F } = d;

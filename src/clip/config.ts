@@ -8,6 +8,7 @@
 import { describeJson, fail } from '../errors.js';
 import type { Activation } from '../nn/gelu.js';
 
+/** The sizes of one transformer tower (D, L, H, F), its MLP activation and layer-norm epsilon. */
 export interface TowerConfig {
   width: number;      // D
   layers: number;     // L
@@ -17,18 +18,21 @@ export interface TowerConfig {
   eps: number;        // layer-norm epsilon
 }
 
+/** The vision tower's config: a tower plus its square input size S, patch size P and channels. */
 export interface VisionConfig extends TowerConfig {
   imageSize: number;  // S (square input)
   patchSize: number;  // P
   channels: number;   // 3
 }
 
+/** The text tower's config: a tower plus context length, vocabulary size V and the end-of-text id. */
 export interface TextConfig extends TowerConfig {
   contextLength: number; // position embeddings (77 for CLIP)
   vocabSize: number;     // V
   eotId: number;         // end-of-text id: pooling reads the first one
 }
 
+/** A CLIP model's config: both towers, the shared embedding width E and the initial logit scale. */
 export interface ClipConfig {
   vision: VisionConfig;
   text: TextConfig;
@@ -36,11 +40,13 @@ export interface ClipConfig {
   logitScaleInit: number; // HF logit_scale_init_value (the seeded model's logit_scale)
 }
 
+/** The vision patch grid [h, w] = [S / P, S / P]. */
 export function patchGrid(config: ClipConfig): [number, number] {
   const g = config.vision.imageSize / config.vision.patchSize;
   return [g, g];
 }
 
+/** Vision tokens N = 1 (class) + h·w patches. */
 export function numTokens(config: ClipConfig): number {
   const [h, w] = patchGrid(config);
   return 1 + h * w;
@@ -65,15 +71,19 @@ function field(obj: Record<string, unknown>, defaults: Record<string, number | s
   return key in obj ? obj[key] : defaults[key];
 }
 
-// Upper bounds on every size, far above any CLIP (ViT-bigG: width 1664, MLP 8192, 48 layers, 16 heads; images up
-// to 448, vocabularies 49408, contexts 77 to a few hundred), so that a hostile config.json is refused by name
-// before it drives a loop of 10^9 layers or an allocation of terabytes.
+/**
+ * Upper bounds on every size, far above any CLIP (ViT-bigG: width 1664, MLP 8192, 48 layers, 16 heads; images up
+ * to 448, vocabularies 49408, contexts 77 to a few hundred), so that a hostile config.json is refused by name
+ * before it drives a loop of 10^9 layers or an allocation of terabytes.
+ */
 export const CONFIG_LIMITS = {
   width: 16384, mlpWidth: 65536, layers: 1024, heads: 1024, imageSize: 8192, patchSize: 8192,
   contextLength: 65536, vocabSize: 2 ** 21, embedDim: 16384,
 } as const;
-// Parameters of a whole model (float32: 16 GiB). loadClip checks a checkpoint's shapes before allocating, so
-// this only stops a configuration that no checkpoint backs (e.g. the seeded model) from asking for terabytes.
+/**
+ * Parameters of a whole model (float32: 16 GiB). loadClip checks a checkpoint's shapes before allocating, so
+ * this only stops a configuration that no checkpoint backs (e.g. the seeded model) from asking for terabytes.
+ */
 export const MAX_PARAMETERS = 2 ** 32;
 
 // A positive integer no larger than `max`; messages name the field and say why the value is refused.
@@ -105,7 +115,9 @@ function epsilon(v: unknown, where: string): number {
   return v;
 }
 
-// A Hugging Face CLIPConfig (config.json of a CLIPModel). `source` names the file in error messages.
+/**
+ * A Hugging Face CLIPConfig (config.json of a CLIPModel). `source` names the file in error messages.
+ */
 export function parseHfConfig(json: unknown, source: string): ClipConfig {
   if (!isObject(json)) fail(`${source}: expected a JSON object (a Hugging Face CLIPConfig)`);
   const type = json.model_type;
@@ -161,7 +173,9 @@ export function parseHfConfig(json: unknown, source: string): ClipConfig {
   return config;
 }
 
-// Consistency checks shared by both sources.
+/**
+ * Consistency checks shared by both sources.
+ */
 export function validateConfig(config: ClipConfig, source: string): void {
   const { vision: v, text: t } = config;
   // every size a positive integer within CONFIG_LIMITS (a config built in code, or inferred from shapes, too)
@@ -198,7 +212,9 @@ export function validateConfig(config: ClipConfig, source: string): void {
   }
 }
 
-// The number of parameters the configuration implies (clip/weights.ts's table, counted; float64 arithmetic).
+/**
+ * The number of parameters the configuration implies (clip/weights.ts's table, counted; float64 arithmetic).
+ */
 export function parameterCount(config: ClipConfig): number {
   const { vision: v, text: t, embedDim: E } = config;
   const block = (D: number, F: number) => 4 * D * D + 4 * D + 2 * D * F + F + D + 4 * D; // attn, mlp, 2 layer norms

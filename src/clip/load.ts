@@ -20,6 +20,12 @@ import {
   allocParams, checkCheckpoint, detectLayout, fillFromCheckpoint, inferOpenAiConfig, paramSpecs, type Layout, type Params,
 } from './weights.js';
 
+/**
+ * Loads a CLIP model from a folder (or a .safetensors / PyTorch checkpoint file) in the HF or OpenAI layout.
+ * dtype defaults to 'float32'; backend to the default (fastest working) backend for float32, the reference for
+ * float64; the tokenizer is read beside the weights, or from opts.vocab (a folder, or a file in it).
+ * Throws DecomcamError ('usage') for a missing or unreadable model.
+ */
 export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; vocab?: string } = {}): ClipModel {
   const dtype = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') fail(`dtype "${String(dtype)}" is not supported: use float32 or float64`, 'usage');

@@ -16,6 +16,10 @@ import { allocParams, fillSeeded, param, textParams, visionParams, type Params, 
 
 export { encodeTokens };
 
+/**
+ * A loaded CLIP model: its config, the dtype and backend it computes with, every parameter in one buffer with
+ * named views, and its tokenizer.
+ */
 export interface ClipModel {
   config: ClipConfig;
   dtype: DType;
@@ -28,7 +32,9 @@ export interface ClipModel {
   source: string;                  // where the weights came from, for messages
 }
 
-// A model around filled parameters.
+/**
+ * A model around filled parameters.
+ */
 export function createClip(
   config: ClipConfig, params: Params,
   opts: { backend?: Backend; tokenizer?: ClipTokenizer | null; source?: string } = {}): ClipModel {
@@ -39,7 +45,9 @@ export function createClip(
   };
 }
 
-// A model whose weights come from the seeded generator, bit for bit as reference/clip_model.py's seeded_clip.
+/**
+ * A model whose weights come from the seeded generator, bit for bit as reference/clip_model.py's seeded_clip.
+ */
 export function seededClip(config: ClipConfig, seed: number, dtype: DType = 'float32', backend?: Backend): ClipModel {
   validateConfig(config, 'seededClip config');
   const params = allocParams(config, dtype, backend);
@@ -47,12 +55,17 @@ export function seededClip(config: ClipConfig, seed: number, dtype: DType = 'flo
   return createClip(config, params, { backend, source: `seeded(${seed})` });
 }
 
+/** Unnormalised image embeddings (B, E) of preprocessed pixels (B, 3, S, S). */
 export function encodeImages(model: ClipModel, pixels: Tensor): Tensor {
   const run = visionForward(model, pixels, { keep: [] });
   releaseRun(run);
   return run.embeddings;
 }
 
+/**
+ * Unnormalised text embeddings (B, E) of the given strings; throws DecomcamError ('usage') when the model has no
+ * tokenizer.
+ */
 export function encodeTexts(model: ClipModel, texts: string[]): Tensor {
   const tok = model.tokenizer;
   if (!tok) {

@@ -15,7 +15,9 @@ import { allocFloat, tensor, type Float, type Tensor } from '../tensor/tensor.js
 import { blockForward, forwardScratch, forwardScratchSize, type BlockDims } from './block.js';
 import type { ClipModel } from './model.js';
 
-// Unnormalised text embeddings (Bt,E) of token sequences (each ≤ the context length, holding an eot id).
+/**
+ * Unnormalised text embeddings (Bt,E) of token sequences (each ≤ the context length, holding an eot id).
+ */
 export function encodeTokens(model: ClipModel, tokens: Int32Array[]): Tensor {
   const { config, backend: be, dtype } = model;
   const t = config.text;

@@ -10,8 +10,11 @@ import { gunzipSync } from 'node:zlib';
 import { decodeHTML, replaceCodePoint } from 'entities/decode';
 import { DecomcamError, describeJson, fail } from '../errors.js';
 
+/** The start-of-text special token. */
 export const SOT_TOKEN = '<|startoftext|>';
+/** The end-of-text special token. */
 export const EOT_TOKEN = '<|endoftext|>';
+/** CLIP's default text context length, in tokens. */
 export const CONTEXT_LENGTH = 77;
 // simple_tokenizer reads lines 1 .. 49152-256-2 of the .gz: 48894 merges (the file holds more, unused).
 const GZ_MERGES = 49152 - 256 - 2;
@@ -29,8 +32,10 @@ const SPACE_EDGES = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, 'gu');
 // HTML5 table of `entities` (its Legacy mode decodes the longest legacy name without ';', as Python does).
 const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/gu;
 
-// html.unescape's numeric reference: Windows-1252 for 0x80-0x9F, U+FFFD for NUL, surrogates and > U+10FFFF,
-// nothing ('') for the control and non-characters Python lists in html._invalid_codepoints.
+/**
+ * html.unescape's numeric reference: Windows-1252 for 0x80-0x9F, U+FFFD for NUL, surrogates and > U+10FFFF,
+ * nothing ('') for the control and non-characters Python lists in html._invalid_codepoints.
+ */
 export function numericCharRef(num: number): string {
   if (num === 0 || num === 0x0d || (num >= 0x80 && num <= 0x9f)) return String.fromCodePoint(replaceCodePoint(num));
   if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) return '\ufffd';
@@ -39,7 +44,9 @@ export function numericCharRef(num: number): string {
   return dropped ? '' : String.fromCodePoint(num);
 }
 
-// One pass of Python's html.unescape(s).
+/**
+ * One pass of Python's html.unescape(s).
+ */
 export function htmlUnescape(s: string): string {
   if (!s.includes('&')) return s;
   return s.replace(CHARREF, (match: string, ref: string) => {
@@ -57,8 +64,10 @@ function pyStrip(s: string): string {
   return s.replace(SPACE_EDGES, '');
 }
 
-// whitespace_clean(basic_clean(text)).lower(). toLowerCase is Python's lower() (full mappings, final sigma) for
-// every code point Python's Unicode knows; code points added since differ (see test/tokenizer.test.js).
+/**
+ * whitespace_clean(basic_clean(text)).lower(). toLowerCase is Python's lower() (full mappings, final sigma) for
+ * every code point Python's Unicode knows; code points added since differ (see test/tokenizer.test.js).
+ */
 export function cleanText(text: string): string {
   const unescaped = pyStrip(htmlUnescape(htmlUnescape(text)));
   return pyStrip(unescaped.replace(SPACE_RUN, ' ')).toLowerCase();
@@ -75,15 +84,19 @@ const SPLIT = new RegExp(
   "<\\|[sſ]tartoftext\\|>|<\\|endoftext\\|>|'[sſ]|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}" +
   `|[^${REGEX_SPACE}\\p{L}\\p{N}\\u0345]+`, 'gu');
 
-// re.findall(pat, cleaned): the words BPE works on, in order.
+/**
+ * re.findall(pat, cleaned): the words BPE works on, in order.
+ */
 export function preSplit(cleaned: string): string[] {
   return cleaned.match(SPLIT) ?? [];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// bytes_to_unicode: each byte gets a printable character, so BPE symbols are strings without spaces or controls.
-// Printable Latin-1 bytes (! .. ~, ¡ .. ¬, ® .. ÿ) stand for themselves; the other 68 bytes take U+0100, U+0101, ...
-// in byte order. Every character is one UTF-16 unit (U+0021 .. U+0143).
+/**
+ * bytes_to_unicode: each byte gets a printable character, so BPE symbols are strings without spaces or controls.
+ * Printable Latin-1 bytes (! .. ~, ¡ .. ¬, ® .. ÿ) stand for themselves; the other 68 bytes take U+0100, U+0101, ...
+ * in byte order. Every character is one UTF-16 unit (U+0021 .. U+0143).
+ */
 export function bytesToUnicode(): string[] {
   const table = new Array<string>(256);
   const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
@@ -112,10 +125,14 @@ function quote(text: string): string {
 
 // Words longer than this are not kept in the BPE cache (a 1 MB word without spaces would stay in memory).
 const MAX_CACHED_WORD = 256;
-// The longest row tokenize() makes: CLIP uses 77, long-context variants a few hundred; 2^31 would be 8 GB.
+/**
+ * The longest row tokenize() makes: CLIP uses 77, long-context variants a few hundred; 2^31 would be 8 GB.
+ */
 export const MAX_CONTEXT_LENGTH = 65536;
-// The longest text encode() reads: 2M characters (up to 6 MB of UTF-8, ~0.3 GB of BPE state for one word
-// without spaces). A prompt is a few hundred characters; this only keeps a pasted file from filling memory.
+/**
+ * The longest text encode() reads: 2M characters (up to 6 MB of UTF-8, ~0.3 GB of BPE state for one word
+ * without spaces). A prompt is a few hundred characters; this only keeps a pasted file from filling memory.
+ */
 export const MAX_TEXT_CHARS = 2 ** 21;
 // The most merges a tokenizer may list (CLIP has 48894; large LLM vocabularies a few hundred thousand).
 const MAX_MERGES = 2 ** 21;
@@ -202,10 +219,15 @@ class PairHeap {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+/** Options of ClipTokenizer.tokenize. */
 export interface TokenizeOptions {
   truncate?: boolean; // over-long text: keep the first T-1 tokens and end with <|endoftext|> (default: error)
 }
 
+/**
+ * CLIP's byte-level BPE tokenizer (as openai/CLIP's simple_tokenizer): text → token ids framed by <|startoftext|>
+ * and <|endoftext|>.
+ */
 export class ClipTokenizer {
   readonly sot: number;       // id of <|startoftext|>
   readonly eot: number;       // id of <|endoftext|>

@@ -49,13 +49,19 @@ function parseLayer(config: ClipConfig, layer: string): Layer {
   return { name: part ? `vision.blocks.${n}.${part}` : `vision.blocks.${n}`, block: n, part };
 }
 
-// The canonical name of a layer ('vision.blocks.-1.ln_1' → 'vision.blocks.11.ln_1'); an error lists valid names.
+/**
+ * The canonical name of a layer ('vision.blocks.-1.ln_1' → 'vision.blocks.11.ln_1'); an error lists valid names.
+ */
 export function resolveLayer(config: ClipConfig, layer: string): string {
   return parseLayer(config, layer).name;
 }
 
 // ---- forward --------------------------------------------------------------------------------------------
 
+/**
+ * The activations of one vision forward pass (shapes in the field comments; B images, N tokens, D width), kept for
+ * the backward passes until released.
+ */
 export interface VisionRun {
   config: ClipConfig;
   B: number;
@@ -94,7 +100,9 @@ function planKeep(config: ClipConfig, keep: string[] | undefined): { firstKept: 
   return { firstKept, fullLast };
 }
 
-// keep: the layers the caller will read (getActivation) or differentiate (visionBackward); omitted = all.
+/**
+ * keep: the layers the caller will read (getActivation) or differentiate (visionBackward); omitted = all.
+ */
 export function visionForward(model: ClipModel, pixels: Tensor, opts: { keep?: string[] } = {}): VisionRun {
   const { config, backend: be, dtype } = model;
   const v = config.vision;
@@ -162,9 +170,11 @@ export function visionForward(model: ClipModel, pixels: Tensor, opts: { keep?: s
   };
 }
 
-// Gives the run's arrays back to the backend: a backend with its own memory (wasm) holds them until then, for
-// as long as the process runs. The run may not be read or differentiated afterwards, nor any activation view
-// taken from it be used; run.embeddings stays valid.
+/**
+ * Gives the run's arrays back to the backend: a backend with its own memory (wasm) holds them until then, for
+ * as long as the process runs. The run may not be read or differentiated afterwards, nor any activation view
+ * taken from it be used; run.embeddings stays valid.
+ */
 export function releaseRun(run: VisionRun): void {
   run.workspace.release();
 }
@@ -200,8 +210,10 @@ function nameBlock(acts: Map<string, Tensor>, i: number, a: BlockActs, d: BlockD
   set(p, a.out, [B, N, D]);
 }
 
-// An activation by layer name (negative block numbers allowed, as in resolveLayer), or an internal array by
-// its exact name ('vision.blocks.3.qkv', '….att', '….ctx', '….fc', '….act', 'vision.ln_post', 'vision.embeds').
+/**
+ * An activation by layer name (negative block numbers allowed, as in resolveLayer), or an internal array by
+ * its exact name ('vision.blocks.3.qkv', '….att', '….ctx', '….fc', '….act', 'vision.ln_post', 'vision.embeds').
+ */
 export function getActivation(run: VisionRun, layer: string): Tensor {
   checkNotReleased(run, `getActivation("${layer}")`);
   const key = run.acts.has(layer) ? layer : parseLayer(run.config, layer).name;
@@ -214,9 +226,11 @@ export function getActivation(run: VisionRun, layer: string): Tensor {
 
 // ---- backward -------------------------------------------------------------------------------------------
 
-// dScore/dActivation at `layer`, given dScore/dEmbeddings (B,E): the forward list reversed, stopping at the
-// layer. Weight gradients are added into opts.weightGrads (same layout as the parameters, zeroed by the
-// caller) for the parameters on the way, and skipped when it is absent.
+/**
+ * dScore/dActivation at `layer`, given dScore/dEmbeddings (B,E): the forward list reversed, stopping at the
+ * layer. Weight gradients are added into opts.weightGrads (same layout as the parameters, zeroed by the
+ * caller) for the parameters on the way, and skipped when it is absent.
+ */
 export function visionBackward(
   model: ClipModel, run: VisionRun, dEmbeddings: Tensor, layer: string,
   opts: { weightGrads?: Params } = {}): Tensor {

@@ -13,6 +13,7 @@ import { seededUniform } from '../tensor/rng.js';
 import { allocFloat, numel, shapeString, type DType, type Float } from '../tensor/tensor.js';
 import { numTokens, validateConfig, type ClipConfig } from './config.js';
 
+/** One parameter of the model table: our name, shape, and the keys it has in HF and OpenAI checkpoints. */
 export interface ParamSpec {
   name: string;             // ours, e.g. 'vision.blocks.3.attn.qkv.weight'
   shape: number[];
@@ -21,6 +22,7 @@ export interface ParamSpec {
   openaiTransposed: boolean; // stored (in, out) by OpenAI: visual.proj, text_projection
 }
 
+/** Every parameter of a model in one buffer (table order), with a named view per parameter. */
 export interface Params {
   specs: ParamSpec[];
   data: Float;              // every parameter, one after another in table order
@@ -28,7 +30,9 @@ export interface Params {
   dtype: DType;
 }
 
-// One pre-LN residual block (both towers).
+/**
+ * One pre-LN residual block (both towers).
+ */
 export interface BlockParams {
   ln1W: Float; ln1B: Float;     // (D) (D)
   qkvW: Float; qkvB: Float;     // (3D,D) (3D)
@@ -38,6 +42,7 @@ export interface BlockParams {
   fc2W: Float; fc2B: Float;     // (D,F) (D)
 }
 
+/** Named views of the vision tower's parameters (shapes in the field comments). */
 export interface VisionParams {
   patchW: Float;                // (D,3,P,P), the stride-P convolution (no bias)
   cls: Float;                   // (D) class token
@@ -48,6 +53,7 @@ export interface VisionParams {
   proj: Float;                  // (E,D)
 }
 
+/** Named views of the text tower's parameters (shapes in the field comments). */
 export interface TextParams {
   token: Float;                 // (V,D)
   pos: Float;                   // (context,D)
@@ -75,7 +81,9 @@ function blockSpecs(ours: string, hf: string, oa: string, D: number, F: number):
   ];
 }
 
-// The full table for a configuration, in a fixed order.
+/**
+ * The full table for a configuration, in a fixed order.
+ */
 export function paramSpecs(config: ClipConfig): ParamSpec[] {
   const { vision: v, text: t, embedDim: E } = config;
   const one = (name: string, shape: number[], hf: string, openai: string, openaiTransposed = false): ParamSpec =>
@@ -113,13 +121,17 @@ export function paramSpecs(config: ClipConfig): ParamSpec[] {
   return specs;
 }
 
-// The shape of each HF tensor stacked into a parameter (q, k, v each a third of qkv's rows).
+/**
+ * The shape of each HF tensor stacked into a parameter (q, k, v each a third of qkv's rows).
+ */
 export function hfPartShape(s: ParamSpec): number[] {
   return s.hf.length === 1 ? s.shape : [s.shape[0] / s.hf.length, ...s.shape.slice(1)];
 }
 
-// Zero-filled parameters (or gradients) for a configuration. Given the model's backend, the buffer lives in
-// the backend's memory where it has one (the wasm backend's kernels then read the weights where they lie).
+/**
+ * Zero-filled parameters (or gradients) for a configuration. Given the model's backend, the buffer lives in
+ * the backend's memory where it has one (the wasm backend's kernels then read the weights where they lie).
+ */
 export function allocParams(config: ClipConfig, dtype: DType, backend?: Backend): Params {
   const specs = paramSpecs(config);
   const total = specs.reduce((n, s) => n + numel(s.shape), 0);
@@ -134,6 +146,7 @@ export function allocParams(config: ClipConfig, dtype: DType, backend?: Backend)
   return { specs, data, views, dtype };
 }
 
+/** The view of one named parameter; throws DecomcamError when the model has no such parameter. */
 export function param(params: Params, name: string): Float {
   const v = params.views.get(name);
   if (!v) fail(`parameter "${name}" is not part of this model`);
@@ -149,6 +162,7 @@ function blockParams(p: Params, prefix: string): BlockParams {
   };
 }
 
+/** The vision tower's named parameter views. */
 export function visionParams(p: Params, config: ClipConfig): VisionParams {
   const blocks: BlockParams[] = [];
   for (let i = 0; i < config.vision.layers; i++) blocks.push(blockParams(p, `vision.blocks.${i}`));
@@ -159,6 +173,7 @@ export function visionParams(p: Params, config: ClipConfig): VisionParams {
   };
 }
 
+/** The text tower's named parameter views. */
 export function textParams(p: Params, config: ClipConfig): TextParams {
   const blocks: BlockParams[] = [];
   for (let i = 0; i < config.text.layers; i++) blocks.push(blockParams(p, `text.blocks.${i}`));
@@ -170,8 +185,10 @@ export function textParams(p: Params, config: ClipConfig): TextParams {
 
 // ---- seeded weights: reference/clip_model.py's seeded_scale and seeded_clip, bit for bit ----------------
 
-// (scale, offset) of a parameter by its HF name and HF shape: matrices ±1/√fan_in, biases ±0.02,
-// layer-norm weights 1 ± 0.1 and biases ±0.1, class/position/token embeddings ±0.1.
+/**
+ * (scale, offset) of a parameter by its HF name and HF shape: matrices ±1/√fan_in, biases ±0.02,
+ * layer-norm weights 1 ± 0.1 and biases ±0.1, class/position/token embeddings ±0.1.
+ */
 export function seededScale(hfName: string, hfShape: number[]): [number, number] {
   if (/layer_norm|layrnorm|layernorm/.test(hfName)) return hfName.endsWith('.weight') ? [0.1, 1] : [0.1, 0];
   if (hfName.includes('embedding') && !hfName.includes('patch')) return [0.1, 0];
@@ -179,7 +196,9 @@ export function seededScale(hfName: string, hfShape: number[]): [number, number]
   return [1 / Math.sqrt(numel(hfShape.slice(1))), 0];
 }
 
-// Every tensor from seededUniform(seed, hfName, …), float64 arithmetic then cast; logit_scale from the config.
+/**
+ * Every tensor from seededUniform(seed, hfName, …), float64 arithmetic then cast; logit_scale from the config.
+ */
 export function fillSeeded(params: Params, config: ClipConfig, seed: number): void {
   for (const s of params.specs) {
     const view = param(params, s.name);
@@ -198,6 +217,7 @@ export function fillSeeded(params: Params, config: ClipConfig, seed: number): vo
 
 // ---- checkpoints ----------------------------------------------------------------------------------------
 
+/** The key layout of a checkpoint: Hugging Face (transformers) or openai/CLIP. */
 export type Layout = 'hf' | 'openai';
 
 // Tensors a checkpoint may hold that the model does not use.
@@ -205,9 +225,11 @@ function ignorable(key: string): boolean {
   return key.endsWith('position_ids') || key === 'input_resolution' || key === 'context_length' || key === 'vocab_size';
 }
 
-// Checks, before anything is allocated, that the checkpoint holds every tensor the configuration implies, with
-// that shape and a float dtype, and nothing unexpected: a config.json that disagrees with its checkpoint (or
-// claims 10^9 layers) is refused here by name instead of after a multi-gigabyte allocation.
+/**
+ * Checks, before anything is allocated, that the checkpoint holds every tensor the configuration implies, with
+ * that shape and a float dtype, and nothing unexpected: a config.json that disagrees with its checkpoint (or
+ * claims 10^9 layers) is refused here by name instead of after a multi-gigabyte allocation.
+ */
 export function checkCheckpoint(
   specs: ParamSpec[], tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
   const used = new Set<string>();
@@ -236,7 +258,9 @@ export function checkCheckpoint(
   }
 }
 
-// Copy a checkpoint's tensors into params, after checkCheckpoint.
+/**
+ * Copy a checkpoint's tensors into params, after checkCheckpoint.
+ */
 export function fillFromCheckpoint(
   params: Params, tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
   checkCheckpoint(params.specs, tensors, layout, source, configSource);
@@ -260,7 +284,9 @@ export function fillFromCheckpoint(
   }
 }
 
-// Which naming a checkpoint uses, from two tell-tale tensors; a ResNet CLIP is refused by name.
+/**
+ * Which naming a checkpoint uses, from two tell-tale tensors; a ResNet CLIP is refused by name.
+ */
 export function detectLayout(tensors: Map<string, StTensor>, source: string): Layout {
   if (tensors.has('vision_model.embeddings.patch_embedding.weight')) return 'hf';
   if (tensors.has('visual.conv1.weight')) return 'openai';
@@ -271,8 +297,10 @@ export function detectLayout(tensors: Map<string, StTensor>, source: string): La
     'nor "visual.conv1.weight" (OpenAI) is in it');
 }
 
-// openai/CLIP's build_model, for a ViT checkpoint: everything from tensor shapes. `shapes` maps each
-// state-dict key to its shape. Heads are width / 64 and the activation quick_gelu, as OpenAI's models.
+/**
+ * openai/CLIP's build_model, for a ViT checkpoint: everything from tensor shapes. `shapes` maps each
+ * state-dict key to its shape. Heads are width / 64 and the activation quick_gelu, as OpenAI's models.
+ */
 export function inferOpenAiConfig(shapes: Map<string, number[]>, source: string): ClipConfig {
   if ([...shapes.keys()].some((k) => k.startsWith('visual.layer1.'))) {
     fail(`${source}: this is a ResNet CLIP (visual.layer1.* tensors); ResNet CLIP is not supported, only ViT models`);

@@ -9,26 +9,32 @@ import type { Float } from '../tensor/tensor.js';
 import { checkBox, frameOrIdentity, type Box, type MapFrame } from './frame.js';
 import { checkMap } from '../image/checkmap.js';
 
+/** Box-IoU defaults: keep pixels at >= 0.5 of the map's max, 8-connected regions. */
 export const BOX_IOU_DEFAULTS = { threshold: 0.5, connectivity: 8 as 4 | 8 };
 
+/** Options of the box-IoU metric (defaults in BOX_IOU_DEFAULTS). */
 export interface BoxIouOptions {
   threshold?: number;     // fraction of the map's max, in [0, 1]; a pixel is kept when map >= threshold·max
   connectivity?: 4 | 8;   // 8 (default): diagonal neighbours join, as OpenCV's contours and MATLAB's bwlabel see regions
   frame?: MapFrame;       // map → original; default identity
 }
 
+/** The bounding box of a map's largest kept region, in map pixels and in original coordinates. */
 export interface RegionBox {
   mapBox: Box | null; // [col0, row0, col1 + 1, row1 + 1] in map pixels (end exclusive); null when nothing is kept
   box: Box | null;    // the same box in original continuous coordinates
   regionSize: number; // pixels in the largest region (0 when nothing is kept)
 }
 
+/** A map's largest-region box with its best IoU against an object's boxes. */
 export interface BoxIouResult extends RegionBox {
   iou: number;        // the best IoU over the object's boxes; 0 when nothing is kept
   boxIndex: number;   // which object box gave it (-1 when iou is 0 for all)
 }
 
-// Intersection over union of two boxes, continuous areas (x2 - x1)·(y2 - y1). Two empty boxes give 0.
+/**
+ * Intersection over union of two boxes, continuous areas (x2 - x1)·(y2 - y1). Two empty boxes give 0.
+ */
 export function boxIou(a: Box, b: Box): number {
   checkBox('boxIou', a);
   checkBox('boxIou', b);
@@ -39,9 +45,11 @@ export function boxIou(a: Box, b: Box): number {
   return union > 0 ? inter / union : 0;
 }
 
-// The bounding box of the largest connected region of map >= threshold·max. Ties between regions of equal
-// size go to the one met first in a row-major scan. Defined results: a map whose max is 0 (all zeros) keeps
-// nothing (null boxes); a constant positive map keeps everything (the whole map's box).
+/**
+ * The bounding box of the largest connected region of map >= threshold·max. Ties between regions of equal
+ * size go to the one met first in a row-major scan. Defined results: a map whose max is 0 (all zeros) keeps
+ * nothing (null boxes); a constant positive map keeps everything (the whole map's box).
+ */
 export function largestRegionBox(
   map: Float, H: number, W: number, // (H, W), >= 0
   options: BoxIouOptions = {}): RegionBox {
@@ -104,8 +112,10 @@ export function largestRegionBox(
   return { mapBox, box, regionSize: bestSize };
 }
 
-// The metric: the largest region's box against the object's boxes (the best match when there are several
-// instances). An object given as no boxes, or a map that keeps nothing, scores 0.
+/**
+ * The metric: the largest region's box against the object's boxes (the best match when there are several
+ * instances). An object given as no boxes, or a map that keeps nothing, scores 0.
+ */
 export function mapBoxIou(
   map: Float, H: number, W: number, // (H, W), >= 0
   objectBoxes: readonly Box[], options: BoxIouOptions = {}): BoxIouResult {

@@ -7,9 +7,11 @@ import { fail } from '../errors.js';
 import { checkMap } from '../image/checkmap.js';
 import type { Float } from '../tensor/tensor.js';
 
-// pytorch-grad-cam's multiply_tensor_with_cam: the (normalised) input times the map, broadcast over
-// channels. On a CLIP-normalised image, a pixel the map zeroes becomes the dataset mean colour.
-// The map must lie in [0, 1] (a min-max normalised CAM).
+/**
+ * pytorch-grad-cam's multiply_tensor_with_cam: the (normalised) input times the map, broadcast over
+ * channels. On a CLIP-normalised image, a pixel the map zeroes becomes the dataset mean colour.
+ * The map must lie in [0, 1] (a min-max normalised CAM).
+ */
 export function camMultImage(
   image: Float, map: Float, H: number, W: number, // (3, H, W) (H, W)
 ): Float32Array {
@@ -31,24 +33,31 @@ export function camMultImage(
   return out;
 }
 
-// pytorch-grad-cam's DropInConfidence for one pair: max(0, Y - O) (not divided by Y).
+/**
+ * pytorch-grad-cam's DropInConfidence for one pair: max(0, Y - O) (not divided by Y).
+ */
 export function dropInConfidence(Y: number, O: number): number {
   return Math.max(0, Y - O);
 }
 
-// pytorch-grad-cam's IncreaseInConfidence for one pair: 1 when O > Y, else 0 (equal scores are no increase).
+/**
+ * pytorch-grad-cam's IncreaseInConfidence for one pair: 1 when O > Y, else 0 (equal scores are no increase).
+ */
 export function increaseInConfidence(Y: number, O: number): number {
   return O > Y ? 1 : 0;
 }
 
+/** Grad-CAM++'s Average Drop and Increase in Confidence over n images, in percent. */
 export interface DropIncrease {
   averageDrop: number; // Grad-CAM++: 100 · mean_i max(0, Y_i - O_i) / Y_i
   increase: number;    // Grad-CAM++: 100 · mean_i [O_i > Y_i]
   n: number;
 }
 
-// Over a dataset of pairs. The drop divides by Y, so every Y must be > 0 — a probability (softmax over
-// the prompts), not a raw cosine, which can be negative.
+/**
+ * Over a dataset of pairs. The drop divides by Y, so every Y must be > 0 — a probability (softmax over
+ * the prompts), not a raw cosine, which can be negative.
+ */
 export function averageDropIncrease(Y: ArrayLike<number>, O: ArrayLike<number>): DropIncrease {
   if (Y.length !== O.length) fail(`averageDropIncrease: ${Y.length} scores Y but ${O.length} scores O; they pair up`, 'usage');
   if (Y.length === 0) fail('averageDropIncrease: no pairs to average', 'usage');

@@ -9,6 +9,10 @@ import { dirname, join } from 'node:path';
 import { fail } from '../errors.js';
 import type { Box } from './frame.js';
 
+/**
+ * One object (one query) of an evaluation image: its label, the prompt explained, its boxes [x1, y1, x2, y2] and
+ * optional mask.
+ */
 export interface EvalObject {
   label: string;          // class name ('dog') or the object's caption ('a red circle')
   prompt: string;         // the text the CAM explains
@@ -16,6 +20,7 @@ export interface EvalObject {
   maskFile?: string;      // a 0/255 PNG at the image's resolution, where the dataset has one
 }
 
+/** One evaluation image: its file, size in pixels and objects. */
 export interface EvalImage {
   file: string;           // absolute path
   width: number;
@@ -23,13 +28,16 @@ export interface EvalImage {
   objects: EvalObject[];  // one query each
 }
 
+/** An evaluation dataset: its images and the closed set of prompts. */
 export interface EvalDataset {
   name: string;
   images: EvalImage[];
   prompts: string[];      // the closed set of prompts, for zero-shot accuracy and class probabilities
 }
 
-// 'a photo of a dog' — CLIP's usual template for a class name.
+/**
+ * 'a photo of a dog' — CLIP's usual template for a class name.
+ */
 export function classPrompt(label: string): string {
   return `a photo of a ${label}`;
 }
@@ -51,7 +59,9 @@ function checkBox(box: unknown, where: string): Box {
   return [box[0], box[1], box[2], box[3]];
 }
 
-// The generated scenes (reference/scenes.py --export): each object queried by its own caption.
+/**
+ * The generated scenes (reference/scenes.py --export): each object queried by its own caption.
+ */
 export function loadScenes(dir: string): EvalDataset {
   // the held-out scenes live in the repository, not in the npm package (it stays small)
   if (!existsSync(join(dir, 'annotations.json'))) {
@@ -81,8 +91,10 @@ function xmlText(xml: string, tag: string): string | null {
   return m ? m[1] : null;
 }
 
-// Pascal VOC: one XML per image; boxes are 1-based inclusive, so [xmin-1, ymin-1, xmax, ymax] here.
-// Objects of the same class in one image form one query (the pointing game hits any of them).
+/**
+ * Pascal VOC: one XML per image; boxes are 1-based inclusive, so [xmin-1, ymin-1, xmax, ymax] here.
+ * Objects of the same class in one image form one query (the pointing game hits any of them).
+ */
 export function loadVoc(dir: string): EvalDataset {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) fail(`VOC folder ${dir} does not exist`, 'usage');
   const xmls = readdirSync(dir).filter((f) => f.endsWith('.xml')).sort();
@@ -112,8 +124,10 @@ export function loadVoc(dir: string): EvalDataset {
   return { name: `voc:${dir}`, images, prompts: [...labels].sort().map(classPrompt) };
 }
 
-// COCO instances JSON ({images, annotations: [{image_id, category_id, bbox: [x, y, w, h]}], categories}), or the
-// simple form {images: [{file, width, height, objects: [{label, bbox_xyxy}]}]}; images beside the JSON.
+/**
+ * COCO instances JSON ({images, annotations: [{image_id, category_id, bbox: [x, y, w, h]}], categories}), or the
+ * simple form {images: [{file, width, height, objects: [{label, bbox_xyxy}]}]}; images beside the JSON.
+ */
 export function loadCoco(jsonPath: string): EvalDataset {
   const root = dirname(jsonPath);
   const j = readJson(jsonPath, 'COCO annotations') as Record<string, unknown>;

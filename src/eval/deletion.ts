@@ -9,17 +9,22 @@ import type { Float } from '../tensor/tensor.js';
 import { checkSize } from './frame.js';
 import { checkMap } from '../image/checkmap.js';
 
-// Scores a batch of images (each (3, H, W), row-major, in whatever space the model takes). May be async.
+/**
+ * Scores a batch of images (each (3, H, W), row-major, in whatever space the model takes). May be async.
+ */
 export type Scorer = (images: Float32Array[]) => Promise<number[]> | number[];
 
-// What replaced pixels become:
-//  'mean'  the image's own per-channel mean colour (default);
-//  'zero'  zeros — on a CLIP-normalised image that is the dataset mean colour; RISE's deletion and the
-//          DecomCAM authors' script use it;
-//  an array (3, H, W), e.g. a Gaussian-blurred copy of the image (RISE's insertion substrate).
-// All three act per pixel, so they work in pixel space or normalised space alike.
+/**
+ * What replaced pixels become:
+ *  'mean'  the image's own per-channel mean colour (default);
+ *  'zero'  zeros — on a CLIP-normalised image that is the dataset mean colour; RISE's deletion and the
+ *          DecomCAM authors' script use it;
+ *  an array (3, H, W), e.g. a Gaussian-blurred copy of the image (RISE's insertion substrate).
+ * All three act per pixel, so they work in pixel space or normalised space alike.
+ */
 export type Substrate = 'mean' | 'zero' | Float;
 
+/** Options of deletionCurve and insertionCurve (defaults in CAUSAL_DEFAULTS). */
 export interface CausalOptions {
   steps?: number;        // replacement steps, the curve has steps + 1 points; default 100 (or one pixel a
                          // step on images of fewer than 100 pixels). RISE moved 224 pixels a step at 224².
@@ -27,43 +32,62 @@ export interface CausalOptions {
   batchSize?: number;    // images per scorer call
 }
 
+/** Causal-metric defaults: 100 steps, the mean substrate, 16 images per scorer call. */
 export const CAUSAL_DEFAULTS = { steps: 100, substrate: 'mean' as Substrate, batchSize: 16 };
 
+/**
+ * A deletion or insertion curve: the share of pixels replaced, the score at each step (both steps + 1 long) and
+ * the area under it.
+ */
 export interface CausalCurve {
   fractions: Float64Array; // (steps + 1) share of pixels replaced, 0 … 1
   scores: Float64Array;    // (steps + 1) the scorer's value at each
   auc: number;             // trapezoid area under scores over fractions
 }
 
+/**
+ * RISE's deletion curve: the image (3, H, W) loses its pixels to the substrate, most salient first by map (H, W),
+ * and is scored after each step (lower area is better).
+ */
 export function deletionCurve(image: Float, map: Float, H: number, W: number, scorer: Scorer,
   options: CausalOptions = {}): Promise<CausalCurve> {
   return causalCurve('deletion', image, map, H, W, scorer, options);
 }
 
+/**
+ * RISE's insertion curve: starting from the substrate, the image's (3, H, W) pixels come back most salient first
+ * by map (H, W), scored after each step (higher area is better).
+ */
 export function insertionCurve(image: Float, map: Float, H: number, W: number, scorer: Scorer,
   options: CausalOptions = {}): Promise<CausalCurve> {
   return causalCurve('insertion', image, map, H, W, scorer, options);
 }
 
-// Pixel indices in decreasing saliency. Ties keep row-major order (a stable sort): for a constant map the
-// walk is row by row from the top-left. (RISE's np.flip(np.argsort(...)) orders ties differently; we state
-// ours instead of inheriting quicksort's.)
+/**
+ * Pixel indices in decreasing saliency. Ties keep row-major order (a stable sort): for a constant map the
+ * walk is row by row from the top-left. (RISE's np.flip(np.argsort(...)) orders ties differently; we state
+ * ours instead of inheriting quicksort's.)
+ */
 export function saliencyOrder(map: Float): Int32Array {
   const order = Array.from({ length: map.length }, (_, k) => k);
   order.sort((a, b) => (map[b] - map[a]) || (a - b));
   return Int32Array.from(order);
 }
 
-// Pixels replaced after step k of `steps`: floor(k·N / steps), so every step moves N/steps pixels up to
-// rounding and the last step reaches N. (RISE moves a fixed count per step, the last step being shorter.)
+/**
+ * Pixels replaced after step k of `steps`: floor(k·N / steps), so every step moves N/steps pixels up to
+ * rounding and the last step reaches N. (RISE moves a fixed count per step, the last step being shorter.)
+ */
 export function stepCounts(N: number, steps: number): Int32Array {
   const counts = new Int32Array(steps + 1);
   for (let k = 0; k <= steps; k++) counts[k] = Math.floor((k * N) / steps);
   return counts;
 }
 
-// Area under ys over xs, trapezoid rule. For evenly spaced xs on [0, 1] it equals RISE's
-// auc(arr) = (sum - arr[0]/2 - arr[-1]/2) / (n - 1).
+/**
+ * Area under ys over xs, trapezoid rule. For evenly spaced xs on [0, 1] it equals RISE's
+ * auc(arr) = (sum - arr[0]/2 - arr[-1]/2) / (n - 1).
+ */
 export function trapezoidAuc(xs: ArrayLike<number>, ys: ArrayLike<number>): number {
   let area = 0;
   for (let k = 1; k < xs.length; k++) area += ((xs[k] - xs[k - 1]) * (ys[k] + ys[k - 1])) / 2;

@@ -9,13 +9,16 @@ import {
 } from './frame.js';
 import { checkMap } from '../image/checkmap.js';
 
+/** Options of the energy-based pointing metric: the map → original frame (default identity). */
 export interface EnergyOptions {
   frame?: MapFrame; // map → original; default identity
 }
 
-// The map must be non-negative (mass). Defined results: a constant map gives the fraction of map pixels
-// inside the object; an all-zero map has no mass and gives 0 (it points at nothing); an object that covers
-// no map pixel gives 0. Mass the crop cut away is not part of the map, so it is in neither sum.
+/**
+ * The map must be non-negative (mass). Defined results: a constant map gives the fraction of map pixels
+ * inside the object; an all-zero map has no mass and gives 0 (it points at nothing); an object that covers
+ * no map pixel gives 0. Mass the crop cut away is not part of the map, so it is in neither sum.
+ */
 export function energyPointingGame(
   map: Float, H: number, W: number, // (H, W), >= 0
   region: ObjectRegion, options: EnergyOptions = {}): number {

@@ -8,7 +8,9 @@ import { fail } from '../errors.js';
 import type { Float } from '../tensor/tensor.js';
 import { clipCrop } from '../image/geometry.js';
 
-// x_orig = offsetX + scaleX · x_map,  y_orig = offsetY + scaleY · y_map  (continuous coordinates).
+/**
+ * x_orig = offsetX + scaleX · x_map,  y_orig = offsetY + scaleY · y_map  (continuous coordinates).
+ */
 export interface MapFrame {
   scaleX: number;
   scaleY: number;
@@ -18,30 +20,38 @@ export interface MapFrame {
   origHeight: number;
 }
 
-// An object's box [x1, y1, x2, y2] in continuous original-image coordinates, area (x2 - x1)·(y2 - y1).
-// A pixel belongs to the box when its centre does: x1 <= j + 0.5 < x2 and y1 <= i + 0.5 < y2, so an
-// integer box covers columns x1 .. x2-1 (end exclusive, as COCO's [x, y, w, h] → [x, y, x+w, y+h]).
-// VOC's 1-based inclusive [xmin, ymin, xmax, ymax] is [xmin-1, ymin-1, xmax, ymax] here, the pixels
-// torchray's voc_as_mask sets.
+/**
+ * An object's box [x1, y1, x2, y2] in continuous original-image coordinates, area (x2 - x1)·(y2 - y1).
+ * A pixel belongs to the box when its centre does: x1 <= j + 0.5 < x2 and y1 <= i + 0.5 < y2, so an
+ * integer box covers columns x1 .. x2-1 (end exclusive, as COCO's [x, y, w, h] → [x, y, x+w, y+h]).
+ * VOC's 1-based inclusive [xmin, ymin, xmax, ymax] is [xmin-1, ymin-1, xmax, ymax] here, the pixels
+ * torchray's voc_as_mask sets.
+ */
 export type Box = readonly [number, number, number, number];
 
-// The queried object: its boxes (their union), or a mask at the original resolution (origHeight, origWidth),
-// nonzero = object. Exactly one of the two.
+/**
+ * The queried object: its boxes (their union), or a mask at the original resolution (origHeight, origWidth),
+ * nonzero = object. Exactly one of the two.
+ */
 export interface ObjectRegion {
   boxes?: readonly Box[];
   mask?: Uint8Array;
 }
 
-// The map is the image itself (no resize, no crop), (height, width) as every size here.
+/**
+ * The map is the image itself (no resize, no crop), (height, width) as every size here.
+ */
 export function identityFrame(height: number, width: number): MapFrame {
   checkSize('identityFrame', width, height);
   return { scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, origWidth: width, origHeight: height };
 }
 
-// The general resize-then-crop geometry: the original (origWidth × origHeight) was resized to
-// (resizedWidth × resizedHeight) with its edges kept aligned (PIL/torchvision resize), then the window
-// [cropLeft, cropLeft + cropWidth) × [cropTop, cropTop + cropHeight) was cut out; the map (mapWidth × mapHeight)
-// covers that window exactly (an upsampled CAM at 224, or the raw h×w grid).
+/**
+ * The general resize-then-crop geometry: the original (origWidth × origHeight) was resized to
+ * (resizedWidth × resizedHeight) with its edges kept aligned (PIL/torchvision resize), then the window
+ * [cropLeft, cropLeft + cropWidth) × [cropTop, cropTop + cropHeight) was cut out; the map (mapWidth × mapHeight)
+ * covers that window exactly (an upsampled CAM at 224, or the raw h×w grid).
+ */
 export interface CropGeometry {
   origWidth: number; origHeight: number;
   resizedWidth: number; resizedHeight: number;
@@ -49,6 +59,10 @@ export interface CropGeometry {
   mapWidth: number; mapHeight: number;
 }
 
+/**
+ * The map → original frame of a map computed on a resized, cropped image (CLIP's Resize + CenterCrop); throws
+ * DecomcamError ('usage') for a non-positive size.
+ */
 export function cropFrame(g: CropGeometry): MapFrame {
   checkSize('cropFrame original', g.origWidth, g.origHeight);
   checkSize('cropFrame resized', g.resizedWidth, g.resizedHeight);
@@ -72,10 +86,12 @@ export function cropFrame(g: CropGeometry): MapFrame {
   };
 }
 
-// OpenAI CLIP's preprocessing as torchvision runs it, Resize(size) then CenterCrop(size), of an original
-// (origHeight, origWidth) image; the geometry is image/geometry.ts's clipCrop (int() truncation of the long
-// side, offsets by Python's round-half-to-even: a resized side of 229 at size 224 gives offset 2, not 3).
-// HF's CLIPImageProcessor floors that offset instead; build its frame with cropFrame if that is what ran.
+/**
+ * OpenAI CLIP's preprocessing as torchvision runs it, Resize(size) then CenterCrop(size), of an original
+ * (origHeight, origWidth) image; the geometry is image/geometry.ts's clipCrop (int() truncation of the long
+ * side, offsets by Python's round-half-to-even: a resized side of 229 at size 224 gives offset 2, not 3).
+ * HF's CLIPImageProcessor floors that offset instead; build its frame with cropFrame if that is what ran.
+ */
 export function clipCenterCropGeometry(
   origHeight: number, origWidth: number, mapHeight: number, mapWidth: number, size = 224): CropGeometry {
   checkSize('clipCenterCropFrame original', origWidth, origHeight);
@@ -89,7 +105,9 @@ export function clipCenterCropGeometry(
   };
 }
 
-// The MapFrame of a (mapHeight, mapWidth) map over CLIP's crop of an (origHeight, origWidth) image.
+/**
+ * The MapFrame of a (mapHeight, mapWidth) map over CLIP's crop of an (origHeight, origWidth) image.
+ */
 export function clipCenterCropFrame(
   origHeight: number, origWidth: number, mapHeight: number, mapWidth: number, size = 224): MapFrame {
   return cropFrame(clipCenterCropGeometry(origHeight, origWidth, mapHeight, mapWidth, size));
@@ -98,13 +116,17 @@ export function clipCenterCropFrame(
 // Python 3's round(), kept reachable here for the callers that imported it from this file.
 export { roundHalfEven } from '../image/geometry.js';
 
-// The centre of map pixel (row, col) in original continuous coordinates.
+/**
+ * The centre of map pixel (row, col) in original continuous coordinates.
+ */
 export function mapPixelCentre(frame: MapFrame, row: number, col: number): { x: number; y: number } {
   return { x: frame.offsetX + frame.scaleX * (col + 0.5), y: frame.offsetY + frame.scaleY * (row + 0.5) };
 }
 
-// Is the continuous point (x, y) of the original image inside the object? Boxes: x1 <= x < x2, y1 <= y < y2
-// (the pixel-centre rule above when (x, y) is a pixel centre). Mask: the pixel containing the point.
+/**
+ * Is the continuous point (x, y) of the original image inside the object? Boxes: x1 <= x < x2, y1 <= y < y2
+ * (the pixel-centre rule above when (x, y) is a pixel centre). Mask: the pixel containing the point.
+ */
 export function regionContains(region: ObjectRegion, frame: MapFrame, x: number, y: number): boolean {
   if (region.mask) {
     const j = Math.floor(x);
@@ -120,12 +142,14 @@ export function regionContains(region: ObjectRegion, frame: MapFrame, x: number,
 
 // ---- checks at the boundary of every metric ----
 
+/** Throws DecomcamError ('usage') unless width and height are positive integers; what names the caller. */
 export function checkSize(what: string, width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     fail(`${what}: size ${width}×${height} is not a pair of positive integers`, 'usage');
   }
 }
 
+/** Throws DecomcamError ('usage') unless box is four finite numbers [x1, y1, x2, y2] with x2 >= x1 and y2 >= y1. */
 export function checkBox(what: string, box: Box): void {
   if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => Number.isFinite(v))) {
     fail(`${what}: box ${JSON.stringify(box)} is not four finite numbers [x1, y1, x2, y2]`, 'usage');
@@ -136,7 +160,9 @@ export function checkBox(what: string, box: Box): void {
   }
 }
 
-// Exactly one of boxes / mask; a mask matches the frame's original size.
+/**
+ * Exactly one of boxes / mask; a mask matches the frame's original size.
+ */
 export function checkRegion(what: string, region: ObjectRegion, frame: MapFrame): void {
   const hasBoxes = region.boxes !== undefined;
   const hasMask = region.mask !== undefined;
@@ -154,7 +180,9 @@ export function checkRegion(what: string, region: ObjectRegion, frame: MapFrame)
   }
 }
 
-// The frame defaults to the identity, which needs the map to be the original image's size.
+/**
+ * The frame defaults to the identity, which needs the map to be the original image's size.
+ */
 export function frameOrIdentity(frame: MapFrame | undefined, H: number, W: number): MapFrame {
   if (frame === undefined) return identityFrame(H, W);
   const ok = [frame.scaleX, frame.scaleY, frame.offsetX, frame.offsetY].every(Number.isFinite)

@@ -72,6 +72,10 @@ export interface ZeroShot {
   singleObjectImages: number;
 }
 
+/**
+ * The result of one evaluation run: dataset, preset, layer, settings, zero-shot accuracy and the table
+ * (one row a method).
+ */
 export interface EvalResult {
   dataset: string;
   preset: PresetName;

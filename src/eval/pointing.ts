@@ -11,13 +11,19 @@ import {
 } from './frame.js';
 import { checkMap } from '../image/checkmap.js';
 
+/** The pointing-game tolerance, in original-image pixels (torchray's default). */
 export const POINTING_TOLERANCE = 15; // torchray's PointingGame default, in original-image pixels
 
+/**
+ * Options of the pointing game: tolerance in original pixels (default POINTING_TOLERANCE) and the map → original
+ * frame.
+ */
 export interface PointingOptions {
   tolerance?: number; // pixels at the original resolution
   frame?: MapFrame;   // map → original; default identity (then the map is the original's size)
 }
 
+/** The outcome of one pointing-game trial: hit or miss, the map's maximum and its distance to the object. */
 export interface PointingResult {
   hit: boolean;
   row: number; col: number;          // the maximum in the map
@@ -26,12 +32,14 @@ export interface PointingResult {
   distance: number;                  // to the nearest object pixel; Infinity when the object covers no pixel
 }
 
-// torchray compares the point with pixel indices (its map is resized to the original, so the point is a
-// pixel). Here the map pixel's centre is carried to the original by the frame and may fall between pixels:
-// x = offsetX + scaleX·(col + 0.5) - 0.5 in index units. With the identity frame x = col, as in torchray.
-//
-// Ties: the first maximum wins, as torch.argmax; a constant (or all-zero) map therefore points at its
-// top-left pixel. That is torchray's behaviour, kept so scores compare; maxCount reports the tie.
+/**
+ * torchray compares the point with pixel indices (its map is resized to the original, so the point is a
+ * pixel). Here the map pixel's centre is carried to the original by the frame and may fall between pixels:
+ * x = offsetX + scaleX·(col + 0.5) - 0.5 in index units. With the identity frame x = col, as in torchray.
+ *
+ * Ties: the first maximum wins, as torch.argmax; a constant (or all-zero) map therefore points at its
+ * top-left pixel. That is torchray's behaviour, kept so scores compare; maxCount reports the tie.
+ */
 export function pointingGame(
   map: Float, H: number, W: number, // (H, W)
   region: ObjectRegion, options: PointingOptions = {}): PointingResult {

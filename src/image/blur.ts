@@ -7,7 +7,9 @@
 import { fail } from '../errors.js';
 import { allocFloat, dtypeOf, type Float, type Tensor } from '../tensor/tensor.js';
 
-// scipy's _gaussian_kernel1d(sigma, 0, radius): weights for offsets −radius … radius (symmetric).
+/**
+ * scipy's _gaussian_kernel1d(sigma, 0, radius): weights for offsets −radius … radius (symmetric).
+ */
 export function gaussianKernel1d(sigma: number, radius: number): Float64Array {
   const c = -0.5 / (sigma * sigma);
   const k = new Float64Array(2 * radius + 1);
@@ -46,8 +48,10 @@ function correlateAxis(out: Float, inp: Float, outer: number, n: number, inner: 
   }
 }
 
-// x: (H, W) or (C, H, W); a new tensor of the same shape and dtype. sigma ≤ 1e-15 leaves the image as is,
-// as scipy skips such axes.
+/**
+ * x: (H, W) or (C, H, W); a new tensor of the same shape and dtype. sigma ≤ 1e-15 leaves the image as is,
+ * as scipy skips such axes.
+ */
 export function gaussianFilter(x: Tensor, sigma: number, truncate = 4.0): Tensor {
   const rank = x.shape.length;
   if (rank !== 2 && rank !== 3) fail(`gaussianFilter: expected an (H, W) or (C, H, W) tensor, got [${x.shape.join(', ')}]`);

@@ -50,7 +50,9 @@ function saturateRound(v: number): number {
 
 let jet: Uint8Array | null = null;
 
-// The (256, 3) RGB table of cv2.applyColorMap(·, COLORMAP_JET) (OpenCV returns BGR; this is RGB).
+/**
+ * The (256, 3) RGB table of cv2.applyColorMap(·, COLORMAP_JET) (OpenCV returns BGR; this is RGB).
+ */
 export function jetTable(): Uint8Array {
   if (jet) return jet;
   const X = linspace(256);
@@ -64,8 +66,10 @@ export function jetTable(): Uint8Array {
   return table;
 }
 
-// cv2.applyColorMap(np.uint8(255 · map), COLORMAP_JET) as RGB: 255·map is a float32 product, then truncated.
-// map01 is (H, W); the image is (H, W, 3).
+/**
+ * cv2.applyColorMap(np.uint8(255 · map), COLORMAP_JET) as RGB: 255·map is a float32 product, then truncated.
+ * map01 is (H, W); the image is (H, W, 3).
+ */
 export function applyJet(map01: Float, H: number, W: number): RgbImage {
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) {
     fail(`applyJet: size (H ${H}, W ${W}) is not a positive integer size`);
@@ -80,9 +84,11 @@ export function applyJet(map01: Float, H: number, W: number): RgbImage {
   return { width: W, height: H, data };
 }
 
-// pytorch-grad-cam's show_cam_on_image(img / 255, map, use_rgb=True, image_weight), float32 throughout:
-//   cam = (1 − w)·heatmap/255 + w·img/255;  cam = cam / max(cam);  out = uint8(255·cam) (truncation).
-// A JET heatmap is never all black, so max(cam) > 0.
+/**
+ * pytorch-grad-cam's show_cam_on_image(img / 255, map, use_rgb=True, image_weight), float32 throughout:
+ *   cam = (1 − w)·heatmap/255 + w·img/255;  cam = cam / max(cam);  out = uint8(255·cam) (truncation).
+ * A JET heatmap is never all black, so max(cam) > 0.
+ */
 export function overlay(img: RgbImage, map01: Float, imageWeight = 0.5): RgbImage {
   checkRgbImage(img, 'overlay');
   if (!(imageWeight >= 0 && imageWeight <= 1)) fail(`overlay: image weight ${imageWeight} must be in [0, 1]`);

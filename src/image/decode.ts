@@ -10,13 +10,16 @@ import { decodePng } from './png.js';
 
 export { encodePng } from './png.js';
 
+/** An 8-bit RGB image: data is (H, W, 3), row-major, width·height·3 bytes. */
 export interface RgbImage {
   width: number;
   height: number;
   data: Uint8Array; // (H, W, 3) RGB, row-major
 }
 
-// The boundary check for functions that take an RgbImage from a caller.
+/**
+ * The boundary check for functions that take an RgbImage from a caller.
+ */
 export function checkRgbImage(img: RgbImage, what: string): void {
   const { width, height, data } = img;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
@@ -28,8 +31,10 @@ export function checkRgbImage(img: RgbImage, what: string): void {
   }
 }
 
-// Larger images are refused before anything is allocated (PIL warns at 89 MP and refuses at 179 MP). Each
-// decoder also bounds the bytes it allocates: PNG_MAX_DECODE_BYTES (png.ts), JPEG_MAX_DECODE_BYTES (jpeg.ts).
+/**
+ * Larger images are refused before anything is allocated (PIL warns at 89 MP and refuses at 179 MP). Each
+ * decoder also bounds the bytes it allocates: PNG_MAX_DECODE_BYTES (png.ts), JPEG_MAX_DECODE_BYTES (jpeg.ts).
+ */
 export const MAX_MEGAPIXELS = 100;
 
 const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
@@ -39,7 +44,9 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return bytes.length >= prefix.length && prefix.every((b, i) => bytes[i] === b);
 }
 
-// `source` names the image in error messages, e.g. 'image "cat.jpg"'.
+/**
+ * `source` names the image in error messages, e.g. 'image "cat.jpg"'.
+ */
 export function decodeImage(bytes: Uint8Array, source = 'image'): RgbImage {
   if (bytes.length === 0) fail(`${source}: file is empty (expected a PNG or JPEG image)`, 'usage');
   if (startsWith(bytes, PNG_SIGNATURE)) return decodePng(bytes, source, MAX_MEGAPIXELS);
@@ -52,9 +59,15 @@ export function decodeImage(bytes: Uint8Array, source = 'image'): RgbImage {
     'supported: convert the image to PNG)', 'usage');
 }
 
-// The largest image file read (a 100 MP PNG stored uncompressed is 300 MB; real files are far smaller).
+/**
+ * The largest image file read (a 100 MP PNG stored uncompressed is 300 MB; real files are far smaller).
+ */
 export const MAX_IMAGE_FILE_BYTES = 512 * 2 ** 20;
 
+/**
+ * Reads and decodes a PNG or JPEG file into an RgbImage; throws DecomcamError for a missing, non-regular, too
+ * large (over MAX_IMAGE_FILE_BYTES) or undecodable file.
+ */
 export function loadImage(path: string): RgbImage {
   let bytes: Uint8Array;
   try {

@@ -10,6 +10,7 @@
 import { fail } from '../errors.js';
 import { allocFloat, dtypeOf, type Tensor } from '../tensor/tensor.js';
 
+/** The interpolation of a resize: 'bicubic' (PyTorch's cubic convolution, a = −0.75) or 'bilinear'. */
 export type InterpolateMode = 'bicubic' | 'bilinear';
 
 const A = -0.75; // PyTorch's cubic convolution coefficient

@@ -179,11 +179,13 @@ function isYCbCr(head: JpegHeader): boolean {
   return !(a === 82 && b === 71 && c === 66);
 }
 
-// jpeg-js keeps every 8×8 block as its own Int32Array(64): 256 bytes of data and, measured with node 20
-// (RSS over 10^6 blocks), 656 bytes in all. With its row buffers, its output and our planes, a 4:4:4 image
-// costs about 46 bytes a pixel and a 4:2:0 one about 29 (a 12 MP file: estimate 549 / 347 MB, peak RSS 603 /
-// 361 MB with node's own 50): JPEG_MAX_DECODE_BYTES (768 MiB) admits ≈ 17 MP at 4:4:4 and ≈ 27 MP at 4:2:0.
-// Larger JPEGs are refused from their header, before jpeg-js allocates anything (PNG decodes up to 100 MP).
+/**
+ * jpeg-js keeps every 8×8 block as its own Int32Array(64): 256 bytes of data and, measured with node 20
+ * (RSS over 10^6 blocks), 656 bytes in all. With its row buffers, its output and our planes, a 4:4:4 image
+ * costs about 46 bytes a pixel and a 4:2:0 one about 29 (a 12 MP file: estimate 549 / 347 MB, peak RSS 603 /
+ * 361 MB with node's own 50): JPEG_MAX_DECODE_BYTES (768 MiB) admits ≈ 17 MP at 4:4:4 and ≈ 27 MP at 4:2:0.
+ * Larger JPEGs are refused from their header, before jpeg-js allocates anything (PNG decodes up to 100 MP).
+ */
 export const JPEG_MAX_DECODE_BYTES = 768 * 2 ** 20;
 const JPEG_BYTES_PER_BLOCK = 656;
 
@@ -211,6 +213,10 @@ function jpegJsProblem(message: string): string {
   return 'corrupt JPEG (its headers and image data do not fit together)';
 }
 
+/**
+ * Decodes a baseline or progressive JPEG to (H, W, 3) RGB bytes; refuses images over maxMegapixels or needing too
+ * much memory, with an error naming source.
+ */
 export function decodeJpeg(bytes: Uint8Array, source: string, maxMegapixels: number):
   { width: number; height: number; data: Uint8Array } {
   const head = readHeader(bytes, source);

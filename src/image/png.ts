@@ -26,9 +26,11 @@ function crc32(bytes: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-// The most bytes a PNG decode may hold at once: its inflated image data plus the (H, W, 3) result. 640 MiB
-// fits a 100 MP 8-bit RGB image (300 MB + 300 MB); a 16-bit RGBA header of the same size (800 MB inflated)
-// is refused before anything is inflated, as is any header whose data cannot fit.
+/**
+ * The most bytes a PNG decode may hold at once: its inflated image data plus the (H, W, 3) result. 640 MiB
+ * fits a 100 MP 8-bit RGB image (300 MB + 300 MB); a 16-bit RGBA header of the same size (800 MB inflated)
+ * is refused before anything is inflated, as is any header whose data cannot fit.
+ */
 export const PNG_MAX_DECODE_BYTES = 640 * 2 ** 20;
 
 interface PngChunks {
@@ -162,8 +164,10 @@ function rowToRgb(raw: Uint8Array, at: number, w: number, out: Uint8Array, o: nu
   }
 }
 
-// The caller has checked the 8-byte signature. IHDR and every chunk are checked, the bytes to allocate are
-// bounded (PNG_MAX_DECODE_BYTES) and the image data inflated to exactly the size IHDR implies, in that order.
+/**
+ * The caller has checked the 8-byte signature. IHDR and every chunk are checked, the bytes to allocate are
+ * bounded (PNG_MAX_DECODE_BYTES) and the image data inflated to exactly the size IHDR implies, in that order.
+ */
 export function decodePng(bytes: Uint8Array, source: string, maxMegapixels: number):
   { width: number; height: number; data: Uint8Array } {
   if (bytes.length < 33) bad(source, `truncated PNG (${bytes.length} bytes, shorter than its header)`);
@@ -237,7 +241,9 @@ function sampleTo8Bit(colorType: number, depth: number): (v: number) => number {
   return (v) => v * scale;
 }
 
-// data: (H, W) grey or (H, W, 3) RGB, uint8 → PNG file bytes (8-bit, not interlaced). Sizes (H, W), rows first.
+/**
+ * data: (H, W) grey or (H, W, 3) RGB, uint8 → PNG file bytes (8-bit, not interlaced). Sizes (H, W), rows first.
+ */
 export function encodePng(data: Uint8Array, height: number, width: number): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     fail(`encodePng: size ${width}×${height} is not a positive integer size`);

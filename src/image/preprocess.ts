@@ -15,17 +15,25 @@ import { checkRgbImage, type RgbImage } from './decode.js';
 import { clipCrop } from './geometry.js';
 import { resizeBicubic } from './resize.js';
 
+/** CLIP's per-channel (R, G, B) normalisation mean, for pixels in [0, 1]. */
 export const CLIP_MEAN: readonly number[] = [0.48145466, 0.4578275, 0.40821073];
+/** CLIP's per-channel (R, G, B) normalisation standard deviation, for pixels in [0, 1]. */
 export const CLIP_STD: readonly number[] = [0.26862954, 0.26130258, 0.27577711];
 
+/**
+ * Options of CLIP preprocessing: per-channel mean and std (default CLIP_MEAN, CLIP_STD) and the output dtype
+ * (default 'float32').
+ */
 export interface PreprocessOptions {
   mean?: readonly number[]; // per channel, default CLIP_MEAN
   std?: readonly number[];  // per channel, default CLIP_STD
   dtype?: DType;            // default 'float32'
 }
 
-// Resize(size) then CenterCrop(size): the (size, size) RGB crop that CLIP sees, before ToTensor. The
-// geometry (sizes, offsets, rounding) is image/geometry.ts's clipCrop.
+/**
+ * Resize(size) then CenterCrop(size): the (size, size) RGB crop that CLIP sees, before ToTensor. The
+ * geometry (sizes, offsets, rounding) is image/geometry.ts's clipCrop.
+ */
 export function centerCropResize(img: RgbImage, size: number): RgbImage {
   checkRgbImage(img, 'centerCropResize');
   if (!Number.isInteger(size) || size < 1) fail(`image size ${size} must be a positive integer (e.g. 224)`);
@@ -39,8 +47,10 @@ export function centerCropResize(img: RgbImage, size: number): RgbImage {
   return { width: size, height: size, data };
 }
 
-// ToTensor: (H, W, 3) uint8 → (3, H, W) in [0, 1]. A Float32Array rounds each v / 255 once, as torch's
-// float32 division does.
+/**
+ * ToTensor: (H, W, 3) uint8 → (3, H, W) in [0, 1]. A Float32Array rounds each v / 255 once, as torch's
+ * float32 division does.
+ */
 export function toTensor(img: RgbImage, dtype: DType = 'float32'): Tensor {
   const { width: W, height: H } = img;
   const out = allocFloat(dtype, 3 * H * W);
@@ -50,8 +60,10 @@ export function toTensor(img: RgbImage, dtype: DType = 'float32'): Tensor {
   return { data: out, shape: [3, H, W] };
 }
 
-// Normalize: (3, H, W) → (x − mean[c]) / std[c], a new tensor of the same dtype. For float32 the mean and
-// std are rounded to float32 first and both steps round to float32, as torchvision's sub_ then div_ do.
+/**
+ * Normalize: (3, H, W) → (x − mean[c]) / std[c], a new tensor of the same dtype. For float32 the mean and
+ * std are rounded to float32 first and both steps round to float32, as torchvision's sub_ then div_ do.
+ */
 export function normalize(rgb01: Tensor, mean: readonly number[] = CLIP_MEAN, std: readonly number[] = CLIP_STD): Tensor {
   const [C, H, W] = rgb01.shape;
   if (rgb01.shape.length !== 3 || mean.length !== C || std.length !== C) {
@@ -68,7 +80,9 @@ export function normalize(rgb01: Tensor, mean: readonly number[] = CLIP_MEAN, st
   return { data: out, shape: [C, H, W] };
 }
 
-// The whole of CLIP's _transform(size): (3, size, size), normalised.
+/**
+ * The whole of CLIP's _transform(size): (3, size, size), normalised.
+ */
 export function preprocessImage(img: RgbImage, size: number, opts: PreprocessOptions = {}): Tensor {
   const crop = centerCropResize(img, size);
   return normalize(toTensor(crop, opts.dtype ?? 'float32'), opts.mean ?? CLIP_MEAN, opts.std ?? CLIP_STD);

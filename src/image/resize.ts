@@ -98,8 +98,10 @@ function resampleVertical(out: Uint8Array, inp: Uint8Array, W: number, outH: num
   }
 }
 
-// PIL's Image.resize((W, H), Image.BICUBIC) to H rows, W columns (note: PIL takes width first; we take
-// (H, W) as everywhere else). Same size → a copy, as PIL returns.
+/**
+ * PIL's Image.resize((W, H), Image.BICUBIC) to H rows, W columns (note: PIL takes width first; we take
+ * (H, W) as everywhere else). Same size → a copy, as PIL returns.
+ */
 export function resizeBicubic(img: RgbImage, H: number, W: number): RgbImage {
   checkRgbImage(img, 'resizeBicubic');
   if (!Number.isInteger(H) || !Number.isInteger(W) || H < 1 || W < 1) {

@@ -31,7 +31,9 @@ function writeFailure(e: unknown, label: string): never {
   return fail(`cannot write ${label}: ${(code && why[code]) ?? `the system refused (${code ?? (e as Error).message})`}`);
 }
 
-// One file: written beside `path` and renamed over it.
+/**
+ * One file: written beside `path` and renamed over it.
+ */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string, label = path): void {
   const tmp = stagingName(path);
   try {
@@ -43,8 +45,10 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string, label 
   }
 }
 
-// A set of files { relativePath: bytes | string } into the folder `dir` (made if missing). An existing `dir`
-// that is not a folder is refused before anything is written.
+/**
+ * A set of files { relativePath: bytes | string } into the folder `dir` (made if missing). An existing `dir`
+ * that is not a folder is refused before anything is written.
+ */
 export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | string>, label = dir): void {
   const target = resolve(dir);
   if (existsSync(target) && !statSync(target).isDirectory()) fail(`cannot write ${label}: it is an existing file, not a folder`, 'usage');

@@ -4,6 +4,7 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+/** Widens an IEEE half (F16) bit pattern (a 16-bit integer) to its exact number value. */
 export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
@@ -13,6 +14,7 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+/** Narrows a number to the bit pattern of the nearest IEEE half (F16), ties to even; overflow gives ±Inf. */
 export function floatToHalf(x: number): number {
   f32[0] = x;
   const bits = u32[0];
@@ -38,11 +40,13 @@ export function floatToHalf(x: number): number {
   return sign | half;
 }
 
+/** Widens a bfloat16 (BF16) bit pattern (a 16-bit integer) to its exact number value. */
 export function bf16ToFloat(b: number): number {
   u32[0] = (b & 0xffff) << 16;
   return f32[0];
 }
 
+/** Narrows a number to the bit pattern of the nearest bfloat16 (BF16), ties to even; NaN stays NaN. */
 export function floatToBf16(x: number): number {
   f32[0] = x;
   const bits = u32[0];

@@ -6,8 +6,11 @@
 
 import { fail } from '../errors.js';
 
-// The element types torch writes, by storage class (torch.FloatStorage) and by dtype name (torch.float16).
+/**
+ * The element types torch writes, by storage class (torch.FloatStorage) and by dtype name (torch.float16).
+ */
 export type TorchDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+/** Bytes per element of each PyTorch storage dtype. */
 export const TORCH_DTYPE_SIZE: Record<TorchDType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 const STORAGE_TYPES: Record<string, TorchDType> = {
   DoubleStorage: 'F64', FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', LongStorage: 'I64',
@@ -19,35 +22,46 @@ const DTYPE_NAMES: Record<string, TorchDType> = {
   int64: 'I64', long: 'I64', int32: 'I32', int: 'I32', int16: 'I16', short: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
 };
 
-// A global the table allows: a storage type or dtype (a value), a function REDUCE may call, or a class
-// NEWOBJ may shell.
+/**
+ * A global the table allows: a storage type or dtype (a value), a function REDUCE may call, or a class
+ * NEWOBJ may shell.
+ */
 export class PickleGlobal {
   constructor(readonly module: string, readonly name: string, readonly kind: 'storage' | 'dtype' | 'function' | 'class',
     readonly dtype: TorchDType | null = null) {}
   get qualified(): string { return `${this.module}.${this.name}`; }
 }
 
-// A TorchScript module object: its class name and the state BUILD gave it (a Map of attributes).
+/**
+ * A TorchScript module object: its class name and the state BUILD gave it (a Map of attributes).
+ */
 export class PickleObject {
   state: unknown = null;
   constructor(readonly className: string) {}
 }
 
-// A storage named by a persistent id: ('storage', torch.FloatStorage, key, location, numel).
+/**
+ * A storage named by a persistent id: ('storage', torch.FloatStorage, key, location, numel).
+ */
 export interface StorageRef { key: string; dtype: TorchDType; numel: number }
 
-// torch._utils._rebuild_tensor_v2(storage, offset, shape, stride, …) — not yet read from the archive.
+/**
+ * torch._utils._rebuild_tensor_v2(storage, offset, shape, stride, …) — not yet read from the archive.
+ */
 export class TensorRef {
   constructor(readonly storage: StorageRef, readonly dtype: TorchDType, readonly offset: number,
     readonly shape: number[], readonly stride: number[]) {}
 }
 
+/** Options of unpickle. */
 export interface UnpickleOptions {
   // resolves a persistent id (the tuple BINPERSID pops) to a value; absent: persistent ids are refused
   persistentLoad?: (pid: unknown) => unknown;
 }
 
-// Nesting limit for MARK frames: far beyond any checkpoint, low enough that no walk over the result is deep.
+/**
+ * Nesting limit for MARK frames: far beyond any checkpoint, low enough that no walk over the result is deep.
+ */
 export const MAX_NESTING = 1000;
 
 const ALLOWED_FUNCTIONS = new Set([
@@ -131,7 +145,9 @@ function callGlobal(g: PickleGlobal, args: unknown[], where: string): unknown {
   fail(`${where}: refusing to call ${g.qualified}`);
 }
 
-// A short description of a value for error messages (never recursive).
+/**
+ * A short description of a value for error messages (never recursive).
+ */
 export function describe(v: unknown): string {
   if (v === null) return 'None';
   if (v === undefined) return '(missing)';
@@ -160,6 +176,10 @@ const OP_NAMES: Record<number, string> = {
   0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
 };
 
+/**
+ * Runs a Python pickle (the opcodes torch.save writes) into plain values (PickleGlobal, PickleObject, TensorRef,
+ * Map, arrays); source names the input in errors.
+ */
 export function unpickle(bytes: Uint8Array, source: string, opts: UnpickleOptions = {}): unknown {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -346,7 +366,9 @@ export function unpickle(bytes: Uint8Array, source: string, opts: UnpickleOption
   }
 }
 
-// A persistent id as torch.save and TorchScript write it: ('storage', storage type, key, location, numel).
+/**
+ * A persistent id as torch.save and TorchScript write it: ('storage', storage type, key, location, numel).
+ */
 export function storageFromPid(pid: unknown, where: string): StorageRef {
   if (!Array.isArray(pid) || pid.length < 5 || pid[0] !== 'storage') fail(`${where}: persistent id ${describe(pid)} is not a ('storage', …) tuple`);
   const [, type, key, , numel] = pid as unknown[];

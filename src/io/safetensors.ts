@@ -10,17 +10,21 @@ import { DecomcamError, describeJson, fail } from '../errors.js';
 import { numel, tensor, type Tensor } from '../tensor/tensor.js';
 import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.js';
 
+/** The element types a safetensors file may declare. */
 export type StDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'U16' | 'U32' | 'U64';
+/** The typed array that holds a tensor's elements (F16 and BF16 are widened to Float32Array on reading). */
 export type StData =
   | Float32Array | Float64Array | BigInt64Array | BigUint64Array
   | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
 
+/** One tensor of a safetensors file: dtype as stored, shape, and its elements. */
 export interface StTensor {
   dtype: StDType;    // as stored in the file (F16/BF16 data arrives as Float32Array)
   shape: number[];
   data: StData;
 }
 
+/** A parsed safetensors file: its tensors by name and the optional __metadata__ strings. */
 export interface StFile {
   tensors: Map<string, StTensor>;
   metadata: Record<string, string> | null;
@@ -105,6 +109,10 @@ function widen(dtype: StDType, raw: StData): StData {
   return out;
 }
 
+/**
+ * Parses the bytes of a safetensors file; every header offset and shape is checked, and a malformed file throws
+ * DecomcamError naming source.
+ */
 export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile {
   const where = `safetensors ${source}`;
   if (bytes.length < 8) fail(`${where}: file is ${bytes.length} bytes, shorter than the 8-byte header length`);
@@ -203,6 +211,7 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
 // The largest file read whole: Node's Buffer limit (4 GiB), which holds any CLIP up to ViT-bigG in F16.
 const MAX_FILE_BYTES = 2 ** 32;
 
+/** Reads and parses a safetensors file (regular files up to 4 GiB only). */
 export function readSafetensors(path: string): StFile {
   let bytes: Uint8Array;
   try {
@@ -218,7 +227,9 @@ export function readSafetensors(path: string): StFile {
   return parseSafetensors(bytes, path);
 }
 
-// A float tensor by name: F32/F16/BF16 as Float32Array, F64 as Float64Array (no copy for F32/F64).
+/**
+ * A float tensor by name: F32/F16/BF16 as Float32Array, F64 as Float64Array (no copy for F32/F64).
+ */
 export function getTensor(file: StFile, name: string, source = 'safetensors file'): Tensor {
   const t = file.tensors.get(name);
   if (!t) fail(`tensor "${name}" not found in ${source}`);
@@ -248,6 +259,10 @@ function encodeData(name: string, t: StTensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
+/**
+ * The bytes of a safetensors file holding the tensors (data 8-aligned) and optional metadata; throws for a
+ * reserved name or a dtype that does not fit its data.
+ */
 export function serializeSafetensors(
   tensors: Map<string, StTensor> | Record<string, StTensor>, metadata?: Record<string, string> | null): Uint8Array {
   const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
@@ -279,6 +294,7 @@ export function serializeSafetensors(
 // Whole or not at all: io/atomic.ts, the one home of the staged writer (re-exported for older imports).
 export { writeFileAtomic };
 
+/** Writes the tensors as a safetensors file at path, atomically (whole or not at all). */
 export function writeSafetensors(
   path: string, tensors: Map<string, StTensor> | Record<string, StTensor>, metadata?: Record<string, string> | null): void {
   writeFileAtomic(path, serializeSafetensors(tensors, metadata));

@@ -16,13 +16,16 @@ import {
 import type { StData, StTensor } from './safetensors.js';
 import { looksLikeZip, readZip, zipEntryBytes, type ZipArchive } from './zip.js';
 
+/** The tensors of a PyTorch checkpoint (torch.save zip or TorchScript archive), by name. */
 export interface TorchCheckpoint {
   tensors: Map<string, StTensor>;
   source: string;
   format: 'torch.save' | 'torchscript';
 }
 
-// File names taken for PyTorch checkpoints (anything else is left to the safetensors path).
+/**
+ * File names taken for PyTorch checkpoints (anything else is left to the safetensors path).
+ */
 export const TORCH_FILE = /\.(pt|pth|bin|ckpt)$/i;
 // Module attributes are walked at most this deep (OpenAI's ViT: 6 levels).
 const MAX_MODULE_DEPTH = 64;
@@ -184,6 +187,10 @@ function stateDictOf(root: unknown, where: string): Map<string, TensorRef> {
   return out;
 }
 
+/**
+ * Parses the bytes of a PyTorch checkpoint (zip-format torch.save or TorchScript) into its tensors; a "module."
+ * prefix on every name is dropped. Legacy (non-zip) pickles are refused.
+ */
 export function parseTorchCheckpoint(bytes: Uint8Array, source: string): TorchCheckpoint {
   const where = `PyTorch checkpoint ${source}`;
   if (!looksLikeZip(bytes)) {
@@ -237,11 +244,14 @@ function readBytes(path: string, what: string): Uint8Array {
   }
 }
 
+/** Reads and parses a PyTorch checkpoint file (.pt, .pth, .bin, .ckpt). */
 export function readTorchCheckpoint(path: string): TorchCheckpoint {
   return parseTorchCheckpoint(readBytes(path, 'PyTorch checkpoint'), path);
 }
 
-// A Hugging Face shard index (pytorch_model.bin.index.json): every shard it names, from the same folder.
+/**
+ * A Hugging Face shard index (pytorch_model.bin.index.json): every shard it names, from the same folder.
+ */
 export function readTorchIndex(indexPath: string): TorchCheckpoint {
   let map: unknown;
   try {
@@ -265,9 +275,11 @@ export function readTorchIndex(indexPath: string): TorchCheckpoint {
   return { tensors, source: indexPath, format: 'torch.save' };
 }
 
-// For the model loader: the PyTorch weights at `path` — a .pt/.pth/.bin/.ckpt file, a shard index, or a folder
-// holding pytorch_model.bin, its index, or one such file and no safetensors — or null when `path` is not one
-// (safetensors take precedence in a folder that holds both).
+/**
+ * For the model loader: the PyTorch weights at `path` — a .pt/.pth/.bin/.ckpt file, a shard index, or a folder
+ * holding pytorch_model.bin, its index, or one such file and no safetensors — or null when `path` is not one
+ * (safetensors take precedence in a folder that holds both).
+ */
 export function findTorchWeights(path: string): TorchCheckpoint | null {
   if (!existsSync(path)) return null;
   if (statSync(path).isFile()) {

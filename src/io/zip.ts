@@ -6,6 +6,7 @@
 import { inflateRawSync } from 'node:zlib';
 import { fail } from '../errors.js';
 
+/** One entry of a zip archive's central directory. */
 export interface ZipEntry {
   name: string;
   method: number;          // 0 stored, 8 deflated
@@ -14,6 +15,7 @@ export interface ZipEntry {
   dataStart: number;       // offset of the entry's data in the file
 }
 
+/** A zip archive read from one buffer: its entries by name. */
 export interface ZipArchive {
   source: string;
   bytes: Uint8Array;
@@ -30,11 +32,17 @@ const CENTRAL_SIZE = 46;
 const LOCAL_SIZE = 30;
 const MAX_COMMENT = 0xffff;
 
-// True when `bytes` starts like a zip file (a local file header).
+/**
+ * True when `bytes` starts like a zip file (a local file header).
+ */
 export function looksLikeZip(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 0x03 && bytes[3] === 0x04;
 }
 
+/**
+ * Reads a zip archive's central directory (zip64 included), checking every offset and size; throws DecomcamError
+ * naming source when it is malformed.
+ */
 export function readZip(bytes: Uint8Array, source: string): ZipArchive {
   const where = `zip archive ${source}`;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -126,8 +134,10 @@ export function readZip(bytes: Uint8Array, source: string): ZipArchive {
   return { source, bytes, entries };
 }
 
-// An entry's bytes: a view for a stored entry; a deflated one is inflated (never past its declared size,
-// and at most maxBytes, so a zip bomb is an error, not an allocation).
+/**
+ * An entry's bytes: a view for a stored entry; a deflated one is inflated (never past its declared size,
+ * and at most maxBytes, so a zip bomb is an error, not an allocation).
+ */
 export function zipEntryBytes(zip: ZipArchive, name: string, maxBytes = 256 * 1024 * 1024): Uint8Array {
   const e = zip.entries.get(name);
   if (!e) fail(`zip archive ${zip.source}: no entry "${name}"`);

@@ -8,11 +8,17 @@ import { fail } from '../errors.js';
 import { allocFloat, type DType, type Float } from '../tensor/tensor.js';
 import type { Backend } from './backend.js';
 
-// n zeros for a long-lived array (a model's parameters): in the backend's memory where it has one.
+/**
+ * n zeros for a long-lived array (a model's parameters): in the backend's memory where it has one.
+ */
 export function allocOn(be: Backend, dtype: DType, n: number): Float {
   return dtype === 'float32' && be.alloc ? be.alloc(n) : allocFloat(dtype, n);
 }
 
+/**
+ * The arrays of one computation (a forward pass and what its backward reads), taken from the backend's memory
+ * where it has one, so release() returns them together.
+ */
 export class Workspace {
   private owned: Float32Array[] = []; // the arrays from be.alloc, for release()
   private done = false;

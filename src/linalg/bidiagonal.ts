@@ -7,6 +7,7 @@
 import { EPS, completeOrthonormalRows } from './matrix.js';
 import { seededUniform } from '../tensor/rng.js';
 
+/** The w largest singular triplets of the bidiagonal B (j×j): values descending and left/right vectors as rows. */
 export interface BidiagonalTop {
   sigma: Float64Array; // (w) descending
   P: Float64Array;     // (w, j) row i: left singular vector p_i of B (B·q_i = σ_i·p_i)
@@ -25,10 +26,12 @@ const ZERO_SIGMA = 64 * EPS;
 const CLUSTER = 1e-3;
 const INVERSE_ITERATIONS = 3;
 
-// The w largest singular values of B (and, unless valuesOnly, their vectors), w ≤ j. Bisection stops at
-// adjacent doubles, or sooner when the bracket is within relTol (relative): Lanczos's convergence checks need
-// only the residual estimates, for which relTol = 1e-9 does (inverse iteration still converges), and the
-// final extraction uses the default 0 (full precision).
+/**
+ * The w largest singular values of B (and, unless valuesOnly, their vectors), w ≤ j. Bisection stops at
+ * adjacent doubles, or sooner when the bracket is within relTol (relative): Lanczos's convergence checks need
+ * only the residual estimates, for which relTol = 1e-9 does (inverse iteration still converges), and the
+ * final extraction uses the default 0 (full precision).
+ */
 export function bidiagonalTop(alpha: Float64Array, beta: Float64Array, j: number, w: number,
   valuesOnly = false, relTol = 0): BidiagonalTop {
   const n2 = 2 * j;

@@ -8,6 +8,7 @@ import { fail } from '../errors.js';
 import { tensor, type Float, type Tensor } from '../tensor/tensor.js';
 import { EPS, completeOrthonormalRows, readMatrix } from './matrix.js';
 
+/** A singular value decomposition A = U·diag(S)·Vt (r = min(m, n)), float64. */
 export interface Svd {
   U: Tensor;       // (m, r) thin, (m, m) full: orthonormal columns, float64
   S: Float64Array; // (r) descending, ≥ 0
@@ -15,6 +16,7 @@ export interface Svd {
   sweeps: number;  // Jacobi sweeps run, the last of which rotated nothing
 }
 
+/** Options of jacobiSvd: full gives U (m, m) and Vt (n, n) (default thin). */
 export interface JacobiOptions {
   full?: boolean;  // U (m, m) and Vt (n, n), as full_matrices=True; default thin
 }
@@ -30,8 +32,14 @@ const JACOBI_MAX_SWEEPS = 60;
 // vector comes from the orthonormal completion instead (dividing it by its norm would not be orthonormal).
 const ZERO_COLUMN_SQ = 2 ** -1000;
 
+/**
+ * The SVD of a 2-D tensor (m, n) by one-sided cyclic Jacobi, computed in float64; throws DecomcamError for a
+ * non-2-D or non-finite input.
+ */
 export function jacobiSvd(a: Tensor, opts?: JacobiOptions): Svd;
+/** The SVD of a row-major (m, n) array by one-sided cyclic Jacobi, computed in float64. */
 export function jacobiSvd(data: Float, m: number, n: number, opts?: JacobiOptions): Svd;
+/** Implementation of the jacobiSvd overloads: reads the matrix, then jacobiSvd64. */
 export function jacobiSvd(x: Tensor | Float, mOrOpts?: number | JacobiOptions, n?: number,
   opts: JacobiOptions = {}): Svd {
   const A = typeof mOrOpts === 'number' ? readMatrix('jacobiSvd input', x, mOrOpts, n) : readMatrix('jacobiSvd input', x);
@@ -39,7 +47,9 @@ export function jacobiSvd(x: Tensor | Float, mOrOpts?: number | JacobiOptions, n
   return jacobiSvd64(A.data, A.m, A.n, o.full ?? false);
 }
 
-// The same, on a float64 matrix the caller has checked (finite, a (m, n) row-major array). `a` is not modified.
+/**
+ * The same, on a float64 matrix the caller has checked (finite, a (m, n) row-major array). `a` is not modified.
+ */
 export function jacobiSvd64(a: Float64Array, m: number, n: number, full = false): Svd {
   // The columns of A are rotated as rows of W: W = Aᵀ (n, m) when A is tall, W = A (m, n) when it is wide,
   // so W has k = min(m, n) rows of length L = max(m, n) and Jacobi works on the tall orientation.

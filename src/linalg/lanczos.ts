@@ -10,6 +10,7 @@ import { tensor, type Float, type Tensor } from '../tensor/tensor.js';
 import { bidiagonalTop, type BidiagonalTop } from './bidiagonal.js';
 import { EPS, readMatrix, transpose } from './matrix.js';
 
+/** The top k singular triplets from lanczosSvd, with residuals, angle bounds and whether they are reliable. */
 export interface TopSvd {
   U: Tensor;                 // (m, k) orthonormal columns, float64
   S: Float64Array;           // (k) descending
@@ -21,6 +22,7 @@ export interface TopSvd {
   problems: string[];        // why not reliable, one line each (empty when reliable)
 }
 
+/** Options of lanczosSvd: residual and angle tolerances and the start vector (defaults in the field comments). */
 export interface LanczosOptions {
   tol?: number;      // residual tolerance, relative to σ_1 (default LANCZOS_TOL)
   angleTol?: number; // largest acceptable angle bound (default LANCZOS_ANGLE_TOL)
@@ -29,14 +31,18 @@ export interface LanczosOptions {
   start?: Float64Array;
 }
 
-// Convergence: steps continue until the k+1 largest Ritz triplets (the (k+1)-th gives the gap below σ_k)
-// have residual ≤ tol·σ_1. Then each Ritz value is within residual²/gap of a singular value, and each
-// vector within an angle residual/gap of the exact one (Davis–Kahan). After min(m, n) steps B is the
-// whole of A (β = 0) and the result is exact, so the loop always ends.
+/**
+ * Convergence: steps continue until the k+1 largest Ritz triplets (the (k+1)-th gives the gap below σ_k)
+ * have residual ≤ tol·σ_1. Then each Ritz value is within residual²/gap of a singular value, and each
+ * vector within an angle residual/gap of the exact one (Davis–Kahan). After min(m, n) steps B is the
+ * whole of A (β = 0) and the result is exact, so the loop always ends.
+ */
 export const LANCZOS_TOL = 1e-14;
-// A vector pair whose angle bound residual/(gap − residual) exceeds this is reported unreliable: its
-// singular value is so close to a neighbour (σ_k to σ_{k+1} included) that the pair is not determined to
-// this accuracy. The residual used is at least LANCZOS_RESIDUAL_FLOOR·σ_1, what rounding in A·v leaves.
+/**
+ * A vector pair whose angle bound residual/(gap − residual) exceeds this is reported unreliable: its
+ * singular value is so close to a neighbour (σ_k to σ_{k+1} included) that the pair is not determined to
+ * this accuracy. The residual used is at least LANCZOS_RESIDUAL_FLOOR·σ_1, what rounding in A·v leaves.
+ */
 export const LANCZOS_ANGLE_TOL = 1e-10;
 const LANCZOS_RESIDUAL_FLOOR = 16 * EPS;
 const CHECK_EVERY = 4;       // steps between convergence checks (a check costs about half a step),
@@ -51,8 +57,14 @@ const DEFLATION_STEPS = 8;
 const DEFLATION_SLACK = 1e-12; // relative to σ_1
 const LANCZOS_SEED = 0x5eed;   // start and restart vectors: seededUniform(LANCZOS_SEED, 'linalg.lanczos.<i>')
 
+/**
+ * The k largest singular triplets of a 2-D tensor (m, n) by Lanczos bidiagonalisation with full
+ * reorthogonalisation, in float64.
+ */
 export function lanczosSvd(a: Tensor, k: number, opts?: LanczosOptions): TopSvd;
+/** The k largest singular triplets of a row-major (m, n) array by Lanczos bidiagonalisation, in float64. */
 export function lanczosSvd(data: Float, m: number, n: number, k: number, opts?: LanczosOptions): TopSvd;
+/** Implementation of the lanczosSvd overloads. */
 export function lanczosSvd(x: Tensor | Float, a1: number, a2?: number | LanczosOptions, a3?: number,
   a4?: LanczosOptions): TopSvd {
   const flat = typeof a2 === 'number';
@@ -65,7 +77,9 @@ export function lanczosSvd(x: Tensor | Float, a1: number, a2?: number | LanczosO
   return lanczos64(A.data, A.m, A.n, k, opts);
 }
 
-// The same on a checked float64 (m, n) row-major matrix, which is not modified.
+/**
+ * The same on a checked float64 (m, n) row-major matrix, which is not modified.
+ */
 export function lanczos64(a: Float64Array, m: number, n: number, k: number, opts: LanczosOptions = {}): TopSvd {
   const tol = opts.tol ?? LANCZOS_TOL;
   const angleTol = opts.angleTol ?? LANCZOS_ANGLE_TOL;

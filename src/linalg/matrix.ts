@@ -6,18 +6,23 @@
 import { fail } from '../errors.js';
 import type { Float, Tensor } from '../tensor/tensor.js';
 
+/** Float64 machine epsilon, 2^-52. */
 export const EPS = 2 ** -52; // float64 machine epsilon (numpy.finfo(float64).eps)
 
-// An m×n float64 matrix that the linalg code owns (always a fresh copy of the caller's data).
+/**
+ * An m×n float64 matrix that the linalg code owns (always a fresh copy of the caller's data).
+ */
 export interface Matrix64 {
   data: Float64Array; // (m, n) row-major
   m: number;
   n: number;
 }
 
-// Reads `x` (a 2-D Tensor, or a flat row-major array with its sizes m, n) into a float64 copy.
-// Validates at the boundary: the shape, and that every value is finite (NaN or ±Inf → an error that
-// names the position), because an SVD of a non-finite matrix has no meaning and would loop or return garbage.
+/**
+ * Reads `x` (a 2-D Tensor, or a flat row-major array with its sizes m, n) into a float64 copy.
+ * Validates at the boundary: the shape, and that every value is finite (NaN or ±Inf → an error that
+ * names the position), because an SVD of a non-finite matrix has no meaning and would loop or return garbage.
+ */
 export function readMatrix(what: string, x: Tensor | Float, m?: number, n?: number): Matrix64 {
   let data: Float;
   let rows: number;
@@ -48,7 +53,9 @@ export function readMatrix(what: string, x: Tensor | Float, m?: number, n?: numb
   return { data: out, m: rows, n: cols };
 }
 
-// out (n, m) = aᵀ for a (m, n).
+/**
+ * out (n, m) = aᵀ for a (m, n).
+ */
 export function transpose(a: Float64Array, m: number, n: number): Float64Array {
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
@@ -57,11 +64,13 @@ export function transpose(a: Float64Array, m: number, n: number): Float64Array {
   return out;
 }
 
-// Fills the rows of `rows` (k, L) whose `valid` flag is false with unit vectors orthogonal to every
-// other row, so that all k rows end orthonormal. The valid rows must already be orthonormal.
-// Deterministic: each new row starts from the standard basis vector e_i whose component outside the
-// current span is largest (ties: smallest i), and is orthogonalised twice (Gram–Schmidt, "twice is enough").
-// Since ‖P⊥e_i‖² sums to L − (rows so far) over i, the chosen one has ‖P⊥e_i‖² ≥ 1 − (rows so far)/L.
+/**
+ * Fills the rows of `rows` (k, L) whose `valid` flag is false with unit vectors orthogonal to every
+ * other row, so that all k rows end orthonormal. The valid rows must already be orthonormal.
+ * Deterministic: each new row starts from the standard basis vector e_i whose component outside the
+ * current span is largest (ties: smallest i), and is orthogonalised twice (Gram–Schmidt, "twice is enough").
+ * Since ‖P⊥e_i‖² sums to L − (rows so far) over i, the chosen one has ‖P⊥e_i‖² ≥ 1 − (rows so far)/L.
+ */
 export function completeOrthonormalRows(rows: Float64Array, k: number, L: number, valid: Uint8Array): void {
   const done: number[] = [];
   for (let r = 0; r < k; r++) if (valid[r]) done.push(r);

@@ -10,20 +10,28 @@ import { jacobiSvd64 } from './jacobi.js';
 import { lanczos64 } from './lanczos.js';
 import { readMatrix } from './matrix.js';
 
-// 'jacobi': the full thin SVD by one-sided Jacobi (linalg/jacobi.ts), the reference; slow for 196×500 (~1 s).
-// 'lanczos': the top Q by Golub–Kahan–Lanczos (linalg/lanczos.ts), ~30× faster at 196×500 → 10; when it reports
-//   itself reliable it agrees with LAPACK to rounding (values ~1e-15, vectors ~eps·σ_1/gap); used as is even
-//   when it does not (result.note then says why).
-// 'auto' (the default): Jacobi when min(m, n) ≤ AUTO_JACOBI_MAX_DIM (tiny: Jacobi is as fast, and simplest);
-//   otherwise Lanczos, falling back to Jacobi when Lanczos reports the result unreliable (σ_Q too close to
-//   σ_{Q+1} or to a neighbour, or a missed repeated value); result.note then gives Lanczos's reason.
+/**
+ * 'jacobi': the full thin SVD by one-sided Jacobi (linalg/jacobi.ts), the reference; slow for 196×500 (~1 s).
+ * 'lanczos': the top Q by Golub–Kahan–Lanczos (linalg/lanczos.ts), ~30× faster at 196×500 → 10; when it reports
+ *   itself reliable it agrees with LAPACK to rounding (values ~1e-15, vectors ~eps·σ_1/gap); used as is even
+ *   when it does not (result.note then says why).
+ * 'auto' (the default): Jacobi when min(m, n) ≤ AUTO_JACOBI_MAX_DIM (tiny: Jacobi is as fast, and simplest);
+ *   otherwise Lanczos, falling back to Jacobi when Lanczos reports the result unreliable (σ_Q too close to
+ *   σ_{Q+1} or to a neighbour, or a missed repeated value); result.note then gives Lanczos's reason.
+ */
 export type PcaSolver = 'auto' | 'jacobi' | 'lanczos';
+/** Largest min(m, n) for which the 'auto' solver uses Jacobi directly. */
 export const AUTO_JACOBI_MAX_DIM = 16;
 
+/** Options of pca: the SVD solver (default 'auto'). */
 export interface PcaOptions {
   solver?: PcaSolver; // default 'auto'
 }
 
+/**
+ * PCA of X (m, n) to Q components, as scikit-learn's PCA fit_transform (field comments name the attribute each
+ * matches).
+ */
 export interface PcaResult {
   scores: Tensor;                       // (m, Q) U·S: fit_transform's output, float64
   components: Tensor;                   // (Q, n) rows of Vt: components_
@@ -35,8 +43,11 @@ export interface PcaResult {
   note: string | null;                  // Lanczos's reliability problems (and the fallback taken), or null
 }
 
+/** PCA of a 2-D tensor (m samples, n features) to Q components, as scikit-learn's PCA (centred, float64). */
 export function pca(x: Tensor, Q: number, opts?: PcaOptions): PcaResult;
+/** PCA of a row-major (m, n) array to Q components, as scikit-learn's PCA (centred, float64). */
 export function pca(data: Float, m: number, n: number, Q: number, opts?: PcaOptions): PcaResult;
+/** Implementation of the pca overloads. */
 export function pca(x: Tensor | Float, a1: number, a2?: number | PcaOptions, a3?: number, a4?: PcaOptions): PcaResult {
   const flat = typeof a2 === 'number';
   const X = flat ? readMatrix('pca input X', x, a1, a2) : readMatrix('pca input X', x);

@@ -9,6 +9,10 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
+/**
+ * Multi-head attention forward (reference loops): out (B,nq,D) = softmax(q·kᵀ/√hd)·v for the first nq queries of
+ * qkv (B,N,3D), keeping the probabilities att (B,H,nq,N); causal masks keys after each query.
+ */
 export function attentionForward(
   out: Float, att: Float, // (B,nq,D) output · (B,H,nq,N) softmax probabilities, kept for backward
   qkv: Float,             // (B,N,3D)
@@ -51,10 +55,12 @@ export function attentionForward(
   }
 }
 
-// forward was s = q·kᵀ/√hd, att = softmax(s), out = att·v; so, per query row t:
-//   datt_j = dout·v_j,   dv_j += att_j·dout
-//   ds_j = att_j·(datt_j − Σ_i att_i·datt_i)            (softmax backward)
-//   dq += Σ_j ds_j·k_j/√hd,   dk_j += ds_j·q/√hd
+/**
+ * forward was s = q·kᵀ/√hd, att = softmax(s), out = att·v; so, per query row t:
+ *   datt_j = dout·v_j,   dv_j += att_j·dout
+ *   ds_j = att_j·(datt_j − Σ_i att_i·datt_i)            (softmax backward)
+ *   dq += Σ_j ds_j·k_j/√hd,   dk_j += ds_j·q/√hd
+ */
 export function attentionBackward(
   dqkv: Float, datt: Float,          // (B,N,3D) ADDED into · (B,H,nq,N) scratch, overwritten
   dout: Float, att: Float, qkv: Float, // (B,nq,D) (B,H,nq,N) (B,N,3D)
@@ -100,15 +106,19 @@ export function attentionBackward(
   }
 }
 
-// attentionForward on a backend: its kernel (tsBackend's is attentionForward itself; another matches it within
-// the float32 tolerance it states).
+/**
+ * attentionForward on a backend: its kernel (tsBackend's is attentionForward itself; another matches it within
+ * the float32 tolerance it states).
+ */
 export function attentionOn(
   be: Backend, out: Float, att: Float, qkv: Float,
   B: number, N: number, nq: number, H: number, hd: number, causal: boolean): void {
   be.attention(out, att, qkv, B, N, nq, H, hd, causal);
 }
 
-// attentionBackward on a backend, likewise.
+/**
+ * attentionBackward on a backend, likewise.
+ */
 export function attentionBackwardOn(
   be: Backend, dqkv: Float, datt: Float, dout: Float, att: Float, qkv: Float,
   B: number, N: number, nq: number, H: number, hd: number, causal: boolean): void {

@@ -6,7 +6,9 @@
 
 import type { Float } from '../tensor/tensor.js';
 
-// patches (B, gh·gw, C·P·P): patch (i, j) of image b, its values in the conv weight's (c, ky, kx) order
+/**
+ * patches (B, gh·gw, C·P·P): patch (i, j) of image b, its values in the conv weight's (c, ky, kx) order
+ */
 export function patchify(
   patches: Float, pixels: Float, // (B, gh·gw, C·P·P) · (B, C, Hi, Wi)
   B: number, C: number, Hi: number, Wi: number, P: number): void {
@@ -27,7 +29,9 @@ export function patchify(
   }
 }
 
-// forward copied each pixel into one patch slot, so dpixels += that slot's gradient
+/**
+ * forward copied each pixel into one patch slot, so dpixels += that slot's gradient
+ */
 export function patchifyBackward(
   dpixels: Float, dpatches: Float, // (B, C, Hi, Wi) ADDED into · (B, gh·gw, C·P·P)
   B: number, C: number, Hi: number, Wi: number, P: number): void {
@@ -48,7 +52,9 @@ export function patchifyBackward(
   }
 }
 
-// out[b, 0] = cls + pos[0];  out[b, 1 + p] = patchEmb[b, p] + pos[1 + p]
+/**
+ * out[b, 0] = cls + pos[0];  out[b, 1 + p] = patchEmb[b, p] + pos[1 + p]
+ */
 export function embedForward(
   out: Float,                        // (B,N,D)
   patchEmb: Float, cls: Float, pos: Float, // (B,N−1,D) (D) (N,D)
@@ -61,7 +67,9 @@ export function embedForward(
   }
 }
 
-// forward was a sum, so each term's gradient is dout: dcls += Σ_b dout[b,0], dpos += Σ_b dout[b]
+/**
+ * forward was a sum, so each term's gradient is dout: dcls += Σ_b dout[b,0], dpos += Σ_b dout[b]
+ */
 export function embedBackward(
   dpatchEmb: Float | null, dcls: Float | null, dpos: Float | null, // (B,N−1,D) (D) (N,D) ADDED into; null skips
   dout: Float,                                                     // (B,N,D)
@@ -77,8 +85,10 @@ export function embedBackward(
   }
 }
 
-// The text tower's input: out[t] = token[ids[t]] + pos[t] for one sequence of T ids (ids already validated).
-// (No backward: DecomCAM differentiates the image side only.)
+/**
+ * The text tower's input: out[t] = token[ids[t]] + pos[t] for one sequence of T ids (ids already validated).
+ * (No backward: DecomCAM differentiates the image side only.)
+ */
 export function tokenEmbedForward(
   out: Float,                               // (T,D)
   ids: Int32Array, token: Float, pos: Float, // (T) (V,D) (≥T,D)

@@ -7,12 +7,14 @@ import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 import { erf } from './erf.js';
 
+/** An MLP activation: 'quick_gelu' (x·σ(1.702x), OpenAI CLIP) or 'gelu' (exact erf form). */
 export type Activation = 'quick_gelu' | 'gelu';
 
 const QUICK = 1.702;
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π), the normal density's constant
 
+/** out = quick_gelu(inp) = x·σ(1.702x), elementwise over n values. */
 export function quickGeluForward(out: Float, inp: Float, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
@@ -20,7 +22,9 @@ export function quickGeluForward(out: Float, inp: Float, n: number): void {
   }
 }
 
-// d/dx x·σ(ax) = σ(ax) + a·x·σ(ax)·(1 − σ(ax))
+/**
+ * d/dx x·σ(ax) = σ(ax) + a·x·σ(ax)·(1 − σ(ax))
+ */
 export function quickGeluBackward(dinp: Float, dout: Float, inp: Float, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
@@ -29,6 +33,7 @@ export function quickGeluBackward(dinp: Float, dout: Float, inp: Float, n: numbe
   }
 }
 
+/** out = gelu(inp) = x·Φ(x) (exact erf form), elementwise over n values. */
 export function geluForward(out: Float, inp: Float, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
@@ -36,7 +41,9 @@ export function geluForward(out: Float, inp: Float, n: number): void {
   }
 }
 
-// d/dx x·Φ(x) = Φ(x) + x·φ(x),  φ(x) = e^(−x²/2)/√(2π)
+/**
+ * d/dx x·Φ(x) = Φ(x) + x·φ(x),  φ(x) = e^(−x²/2)/√(2π)
+ */
 export function geluBackward(dinp: Float, dout: Float, inp: Float, n: number): void {
   for (let i = 0; i < n; i++) {
     const x = inp[i];
@@ -45,22 +52,27 @@ export function geluBackward(dinp: Float, dout: Float, inp: Float, n: number): v
   }
 }
 
+/** out = act(inp) over n values, for either activation. */
 export function activationForward(act: Activation, out: Float, inp: Float, n: number): void {
   if (act === 'gelu') geluForward(out, inp, n);
   else quickGeluForward(out, inp, n);
 }
 
+/** dinp = dout · act'(inp) over n values, for either activation. */
 export function activationBackward(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void {
   if (act === 'gelu') geluBackward(dinp, dout, inp, n);
   else quickGeluBackward(dinp, dout, inp, n);
 }
 
-// activationForward / activationBackward, or the backend's kernels for them (same arguments).
+/**
+ * activationForward / activationBackward, or the backend's kernels for them (same arguments).
+ */
 export function activationOn(be: Backend, act: Activation, out: Float, inp: Float, n: number): void {
   if (be.activation) be.activation(act, out, inp, n);
   else activationForward(act, out, inp, n);
 }
 
+/** activationBackward on the backend's kernels where it has them (same arguments plus the backend). */
 export function activationBackwardOn(be: Backend, act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void {
   if (be.activationBackward) be.activationBackward(act, dinp, dout, inp, n);
   else activationBackward(act, dinp, dout, inp, n);

@@ -6,6 +6,10 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
+/**
+ * LayerNorm forward over rows (N, C), as torch.nn.LayerNorm: out = (inp − mean)·rstd·w + b, keeping mean and rstd
+ * (N) for backward.
+ */
 export function layernormForward(
   out: Float, mean: Float, rstd: Float, // (N,C) (N) (N); mean and 1/std are kept for backward
   inp: Float, w: Float, b: Float,       // (N,C) (C) (C)
@@ -27,7 +31,9 @@ export function layernormForward(
   }
 }
 
-// layernormForward, or the backend's kernel for it (same arguments, within its stated float32 tolerance).
+/**
+ * layernormForward, or the backend's kernel for it (same arguments, within its stated float32 tolerance).
+ */
 export function layernormOn(
   be: Backend, out: Float, mean: Float, rstd: Float, inp: Float, w: Float, b: Float,
   N: number, C: number, eps: number): void {
@@ -35,8 +41,10 @@ export function layernormOn(
   else layernormForward(out, mean, rstd, inp, w, b, N, C, eps);
 }
 
-// with xhat = (x − mean)·rstd and g = dout·w:
-//   dx = rstd·(g − mean(g) − xhat·mean(g·xhat)),   dw = Σ_rows dout·xhat,   db = Σ_rows dout
+/**
+ * with xhat = (x − mean)·rstd and g = dout·w:
+ *   dx = rstd·(g − mean(g) − xhat·mean(g·xhat)),   dw = Σ_rows dout·xhat,   db = Σ_rows dout
+ */
 export function layernormBackward(
   dinp: Float, dw: Float | null, db: Float | null,     // ADDED into (+=); null skips weight grads
   dout: Float, inp: Float, w: Float, mean: Float, rstd: Float, // (N,C) (N,C) (C) (N) (N)

@@ -7,6 +7,9 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
+/**
+ * Linear forward (reference loops): out (M,N) = inp (M,K) · wᵀ (w stored (N,K)) + b (N, or null), sums in float64.
+ */
 export function linearForward(
   out: Float,                           // (M,N)
   inp: Float, w: Float, b: Float | null, // (M,K) (N,K) (N)
@@ -45,8 +48,10 @@ export function linearForward(
   }
 }
 
-// forward was out[m,n] = Σ_k inp[m,k]·w[n,k] + b[n], so
-//   dinp[m,k] += Σ_n dout[m,n]·w[n,k],   dw[n,k] += Σ_m dout[m,n]·inp[m,k],   db[n] += Σ_m dout[m,n]
+/**
+ * forward was out[m,n] = Σ_k inp[m,k]·w[n,k] + b[n], so
+ *   dinp[m,k] += Σ_n dout[m,n]·w[n,k],   dw[n,k] += Σ_m dout[m,n]·inp[m,k],   db[n] += Σ_m dout[m,n]
+ */
 export function linearBackward(
   dinp: Float | null, dw: Float | null, db: Float | null, // ADDED into; null skips
   dout: Float, inp: Float, w: Float,                      // (M,N) (M,K) (N,K)
@@ -62,14 +67,18 @@ export function linearBackward(
   }
 }
 
-// linearForward on a backend: its GEMM (tsBackend's is linearForward itself; another matches it within the
-// float32 tolerance it states).
+/**
+ * linearForward on a backend: its GEMM (tsBackend's is linearForward itself; another matches it within the
+ * float32 tolerance it states).
+ */
 export function linearOn(
   be: Backend, out: Float, inp: Float, w: Float, b: Float | null, M: number, K: number, N: number): void {
   be.matmul(out, inp, w, b, M, K, N);
 }
 
-// linearBackward on a backend, likewise.
+/**
+ * linearBackward on a backend, likewise.
+ */
 export function linearBackwardOn(
   be: Backend, dinp: Float | null, dw: Float | null, db: Float | null, dout: Float, inp: Float, w: Float,
   M: number, K: number, N: number): void {

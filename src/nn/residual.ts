@@ -5,6 +5,7 @@
 import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
+/** Residual forward: out (B,Ny,C) = the first Ny tokens of x (B,Nx,C) + y (B,Ny,C). */
 export function residualForward(
   out: Float,       // (B,Ny,C)
   x: Float, y: Float, // (B,Nx,C) (B,Ny,C)
@@ -16,13 +17,17 @@ export function residualForward(
   }
 }
 
-// residualForward, or the backend's kernel for it (same arguments, same float32 sums).
+/**
+ * residualForward, or the backend's kernel for it (same arguments, same float32 sums).
+ */
 export function residualOn(be: Backend, out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void {
   if (be.residual) be.residual(out, x, y, B, Nx, Ny, C);
   else residualForward(out, x, y, B, Nx, Ny, C);
 }
 
-// forward was out = x + y, so dx += dout (first Ny tokens) and dy += dout; either may be null
+/**
+ * forward was out = x + y, so dx += dout (first Ny tokens) and dy += dout; either may be null
+ */
 export function residualBackward(
   dx: Float | null, dy: Float | null, // (B,Nx,C) (B,Ny,C) ADDED into
   dout: Float,                        // (B,Ny,C)

@@ -6,7 +6,9 @@
 
 import { allocFloat, type DType, type Float } from './tensor.js';
 
-// lowbias32 (C. Wellons): a bijective avalanche hash of a 32-bit integer.
+/**
+ * lowbias32 (C. Wellons): a bijective avalanche hash of a 32-bit integer.
+ */
 export function hash32(x: number): number {
   x = x >>> 0;
   x ^= x >>> 16;
@@ -17,7 +19,9 @@ export function hash32(x: number): number {
   return x >>> 0;
 }
 
-// FNV-1a over the UTF-8 bytes of a name: gives each tensor its own stream.
+/**
+ * FNV-1a over the UTF-8 bytes of a name: gives each tensor its own stream.
+ */
 export function fnv1a32(name: string): number {
   let h = 0x811c9dc5;
   for (const byte of new TextEncoder().encode(name)) {
@@ -27,11 +31,14 @@ export function fnv1a32(name: string): number {
   return h >>> 0;
 }
 
+/** The uint32 key of the named stream under seed: fnv1a32(name) ^ hash32(seed). */
 export function streamKey(seed: number, name: string): number {
   return (fnv1a32(name) ^ hash32(seed)) >>> 0;
 }
 
-// n values uniform in (−scale, scale) plus `offset` (e.g. offset 1 for layer-norm weights).
+/**
+ * n values uniform in (−scale, scale) plus `offset` (e.g. offset 1 for layer-norm weights).
+ */
 export function seededUniform(
   seed: number, name: string, n: number, scale: number, offset = 0, dtype: DType = 'float32'): Float {
   const out = allocFloat(dtype, n);
@@ -43,7 +50,9 @@ export function seededUniform(
   return out;
 }
 
-// A small sequential generator (mulberry32) for tests that need a stream of numbers in TS only.
+/**
+ * A small sequential generator (mulberry32) for tests that need a stream of numbers in TS only.
+ */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

@@ -21,19 +21,27 @@ export interface WorkerModelOptions {
   threads?: number;
 }
 
+/** The first message to a worker: load the model in modelDir with these options. */
 export interface InitMessage { type: 'init'; modelDir: string; options: WorkerModelOptions }
+/** A request to a worker: run explain with these arguments; id matches the reply. */
 export interface ExplainMessage { type: 'explain'; id: number; args: ExplainArgs }
+/** A message to the worker: init, then explain requests. */
 export type Request = InitMessage | ExplainMessage;
 
-// An error as plain data (an Error's class does not survive the structured clone).
+/**
+ * An error as plain data (an Error's class does not survive the structured clone).
+ */
 export interface ErrorData { name: string; message: string; code?: string }
+/** A message from the worker: ready or init-error after init, then a result or an error per explain request id. */
 export type Reply =
   | { type: 'ready'; backend: string; note: string }
   | { type: 'init-error'; error: ErrorData }
   | { type: 'result'; id: number; result: ExplainResult }
   | { type: 'error'; id: number; error: ErrorData };
 
-// The ArrayBuffers under every typed array in a value (each once; shared memory is never transferable).
+/**
+ * The ArrayBuffers under every typed array in a value (each once; shared memory is never transferable).
+ */
 export function transferables(value: unknown, out = new Set<ArrayBuffer>(), seen = new Set<object>()): ArrayBuffer[] {
   if (value === null || typeof value !== 'object' || seen.has(value)) return [...out];
   seen.add(value);

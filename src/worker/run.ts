@@ -21,6 +21,10 @@ function errorData(e: unknown): ErrorData {
   return { name: e instanceof Error ? e.name : 'Error', message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
 }
 
+/**
+ * The worker's message loop: loads the model on init and answers each explain request on port (errors come back as
+ * ErrorData).
+ */
 export function serve(port: WorkerPort): void {
   let model: ClipModel | null = null;
   port.on((msg) => {

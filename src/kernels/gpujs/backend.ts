@@ -209,7 +209,9 @@ function glAddonBuilt(): boolean {
   }
 }
 
-// Why a gpu.js mode cannot run here, or null.
+/**
+ * Why a gpu.js mode cannot run here, or null.
+ */
 export function gpuModeUnavailable(mode: GpuMode): string | null {
   const m = loadGpuJs();
   if (!m) return loadError;
@@ -222,6 +224,10 @@ export function gpuModeUnavailable(mode: GpuMode): string | null {
   return null;
 }
 
+/**
+ * Creates the gpu.js Backend (headless-gl where available, else webasm, or cpu when asked); throws DecomcamError
+ * when the requested mode cannot run here.
+ */
 export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
   if (options.mode !== undefined && !GPU_MODES.includes(options.mode)) {
     fail(`gpu backend: mode "${String(options.mode)}" is unknown: choose one of ${GPU_MODES.join(', ')}`, 'usage');

@@ -129,6 +129,10 @@ function pick(fma: boolean | 'auto'): { fma: boolean } & Compiled {
 // A prepared weight: a copy of w (N·K floats, same layout) in the memory, at addr.
 interface Resident { addr: number; length: number }
 
+/**
+ * Creates the WebAssembly Backend: kernels over one shared memory, run on options.threads threads (default min(2,
+ * available cores)).
+ */
 export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
   const threads = options.threads ?? Math.min(2, availableParallelism());
   if (!Number.isInteger(threads) || threads < 1) fail(`wasm backend: threads is ${threads}, expected an integer ≥ 1`, 'usage');

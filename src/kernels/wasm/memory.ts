@@ -12,6 +12,9 @@ const PAGE = 65536;
 const ALIGN = 64;
 const MAX_PAGES = 65536; // 4 GiB, the most a 32-bit wasm memory can address
 
+/**
+ * The wasm backend's one shared WebAssembly memory (up to 4 GiB) and an allocator of 64-byte-aligned blocks in it.
+ */
 export class WasmMemory {
   readonly memory: WasmMemoryObject;
   // Every buffer object a view handed out by f32() was made over. V8 replaces a shared memory's buffer object

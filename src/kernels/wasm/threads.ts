@@ -10,27 +10,47 @@ import { fail } from '../../errors.js';
 import type { Kernels, WasmModuleObject } from './api.js';
 import type { WasmMemory } from './memory.js';
 
-// The exported kernels a worker may run, by index; each takes its arguments, then lo, hi.
+/**
+ * The exported kernels a worker may run, by index; each takes its arguments, then lo, hi.
+ */
 export const KERNELS = ['linear', 'gemm', 'attention', 'attention_backward', 'layernorm', 'quick_gelu', 'quick_gelu_backward',
   'residual'] as const;
+/** The name of a kernel a worker may run (one of KERNELS). */
 export type KernelName = (typeof KERNELS)[number];
 
-// A slot: int32 words SEQ (job number, written by the caller), DONE (job number finished, by the worker),
-// KERNEL, NARGS, ERROR (1 if the kernel threw), READY (1 once the worker runs); float64 arguments from
-// byte ARGS; the error message, UTF-8, from byte MESSAGE.
+/**
+ * A slot: int32 words SEQ (job number, written by the caller), DONE (job number finished, by the worker),
+ * KERNEL, NARGS, ERROR (1 if the kernel threw), READY (1 once the worker runs); float64 arguments from
+ * byte ARGS; the error message, UTF-8, from byte MESSAGE.
+ */
 export const SLOT_BYTES = 512;
+/** Int32 word indices of a slot's fields (see SLOT_BYTES). */
 export const SEQ = 0, DONE = 1, KERNEL = 2, NARGS = 3, ERROR = 4, READY = 5;
+/**
+ * Byte offsets and sizes in a slot: float64 arguments from ARGS (at most MAX_ARGS), the error message from MESSAGE
+ * (MESSAGE_BYTES).
+ */
 export const ARGS = 64, MAX_ARGS = 16, MESSAGE = 256, MESSAGE_BYTES = 256;
+/** The slot layout in one object, as sent to the workers. */
 export const SLOT_LAYOUT = { SLOT_BYTES, SEQ, DONE, KERNEL, NARGS, ERROR, READY, ARGS, MAX_ARGS, MESSAGE, MESSAGE_BYTES };
+/** The type of SLOT_LAYOUT. */
 export type SlotLayout = typeof SLOT_LAYOUT;
 const STALL_MS = 120000; // a worker silent this long is taken as dead
 
+/**
+ * Options of ThreadPool.run: perThread gives one argument a different value per thread (its scratch), alone keeps
+ * a small job on the calling thread, claimed gives every thread the whole range.
+ */
 export interface RunOptions {
   perThread?: { index: number; base: number; stride: number };
   alone?: boolean;
   claimed?: boolean;
 }
 
+/**
+ * Runs one exported wasm kernel over a range of rows on the calling thread plus worker_threads, synchronously,
+ * through a slot in the shared memory.
+ */
 export class ThreadPool {
   readonly threads: number;
   private workers: Worker[] = [];
@@ -129,8 +149,10 @@ export class ThreadPool {
   }
 }
 
-// The parent's node options without those a worker refuses (`node --input-type=module -e …` would otherwise
-// stop every worker from starting).
+/**
+ * The parent's node options without those a worker refuses (`node --input-type=module -e …` would otherwise
+ * stop every worker from starting).
+ */
 export function workerExecArgv(): string[] {
   return process.execArgv.filter((a) => !a.startsWith('--input-type'));
 }
