@@ -465,7 +465,7 @@ export class ClipTokenizer {
   // clip.tokenize for one text: (T) = [sot, ...ids, eot, 0, 0, ...], zero-padded as OpenAI does.
   tokenize(text: string, contextLength: number = CONTEXT_LENGTH, opts: TokenizeOptions = {}): Int32Array {
     if (!Number.isSafeInteger(contextLength) || contextLength < 2 || contextLength > MAX_CONTEXT_LENGTH) {
-      fail(`contextLength is ${contextLength}; expected an integer from 2 to ${MAX_CONTEXT_LENGTH} (CLIP uses ${CONTEXT_LENGTH})`, 'usage');
+      fail(`contextLength is ${typeof contextLength === 'number' ? contextLength : `${JSON.stringify(contextLength)} (a ${typeof contextLength})`}; expected an integer from 2 to ${MAX_CONTEXT_LENGTH} (CLIP uses ${CONTEXT_LENGTH})`, 'usage');
     }
     // truncated: the row keeps contextLength − 2 ids; one more is read only to know that it was cut
     const ids = opts.truncate === true ? this.encodeUpTo(text, contextLength - 1) : this.encode(text);

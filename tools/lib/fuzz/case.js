@@ -26,5 +26,9 @@ runCase.prepare = prepared;
 
 // What case `index` is, for reports on cases whose process was killed before it could say.
 export function describeCase(targetName, seed, index) {
-  return LIBRARY_TARGETS[targetName].generate(new Rng(seed, index), prepared(targetName)).desc;
+  try {
+    return LIBRARY_TARGETS[targetName].generate(new Rng(seed, index), prepared(targetName)).desc;
+  } catch (e) { // a report must not end the campaign: say that the case's generator itself failed
+    return `(the case generator failed: ${e?.message ?? e})`;
+  }
 }

@@ -94,7 +94,8 @@ const WHOLE = [
 
 export function mutateSafetensors(rng, file) {
   const parts = splitSafetensors(file);
-  if (!parts || rng.chance(0.15)) {
+  // raw byte mutations where the header is not a JSON object (an earlier mutation may have left null or a number)
+  if (!parts || parts.header === null || typeof parts.header !== 'object' || rng.chance(0.15)) {
     const [b, what] = mutateBytes(rng, file, 4);
     return [b, `raw: ${what}`];
   }
@@ -107,7 +108,13 @@ export function mutateSafetensors(rng, file) {
     if (live.length === 0) break;
     did.push(rng.pick(HEADER_EDITS)(rng, h, rng.pick(live)));
   }
-  let text = headerText(h);
+  let text;
+  try {
+    text = headerText(h);
+  } catch { // a header parsed from an earlier deep-nesting edit is too deep for JSON.stringify: mutate its bytes
+    const [b, what] = mutateBytes(rng, file, 4);
+    return [b, `raw: ${what}`];
+  }
   if (rng.chance(0.25)) {
     const [b, what] = rng.pick(WHOLE)(rng, text, parts.data);
     return [b, [...did, what].join('; ')];

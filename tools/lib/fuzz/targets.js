@@ -196,7 +196,8 @@ const modelFolderTarget = {
         did.push(`${weights}: ${d}`);
       } else if (what === 2) {
         const name = rng.pick(['vocab.json', 'merges.txt']);
-        const base = files[name] instanceof Uint8Array ? files[name] : read(files[name].link);
+        // an earlier edit may have deleted the file or made it a folder: mutate an empty one then
+        const base = files[name] instanceof Uint8Array ? files[name] : files[name]?.link ? read(files[name].link) : new Uint8Array(0);
         const [b, d] = mutateBytes(rng, base, 3);
         files[name] = b;
         did.push(`${name}: ${d}`);
