@@ -62,6 +62,14 @@ export interface Backend {
   activationBackward?(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
   // nn/residual.ts's residualForward, same arguments.
   residual?(out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void;
+  // nn/conv2d.ts's conv2dForward / conv2dBackward (NCHW, groups 1), same arguments. A backend that has them
+  // handles float32 and float64 alike (falling back to the reference loops where it has no fast path).
+  conv2d?(
+    y: Float, x: Float, w: Float, b: Float | null,
+    N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void;
+  conv2dBackward?(
+    dx: Float | null, dw: Float | null, db: Float | null, dy: Float, x: Float, w: Float,
+    N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void;
 }
 
 /** Whether every given array is float32 (null counts as float32): the backends' fast paths are float32 only. */
