@@ -82,3 +82,10 @@ export { evaluate, type EvalOptions, type EvalResult, type EvalRow, type ZeroSho
 export { createExplainer, explainAsync } from './worker/node.js';
 export { Explainer } from './worker/explainer.js';
 export { type WorkerModelOptions } from './worker/protocol.js';
+
+// what a person looks at: report.html, index.html, components.png, maps in the image's frame, stages.safetensors
+export {
+  renderReport, renderGallery, componentsImage, weightOrder, cropBoxInImage, mapToImage, overlayInImage, greyInImage, stageTensors,
+  STAGE_DOCS, DISPLAY_MAX, type ReportInput, type GalleryEntry, type CropBox, type ImageFrameMap,
+} from './report/index.js';
+export { type ProgressFn } from './cam/explain.js';

@@ -118,15 +118,20 @@ function checkComponents(Q: number, grid: LayerGrid, K: number): void {
  * components; OSSM_q = column q of the scores U·Σ, reshaped to h×w: ossm (Q,h,w). `note`: the PCA solver's
  * reliability note (its fallback), or null.
  */
-export function ossmsByPca(X: Float64Array, grid: LayerGrid, K: number, Q: number):
-  { ossm: Float64Array; singularValues: Float64Array; note: string | null } {
+export function ossmsByPca(X: Float64Array, grid: LayerGrid, K: number, Q: number): {
+  ossm: Float64Array; singularValues: Float64Array; note: string | null;
+  mean: Float64Array; components: Float64Array; explainedVarianceRatio: Float64Array; // (K) (Q,K) (Q), for the trace
+} {
   checkComponents(Q, grid, K);
   const hw = grid.h * grid.w;
   const result = pca({ data: X, shape: [hw, K] }, Q);
   const scores = result.scores.data; // (h·w, Q) row-major
   const ossm = new Float64Array(Q * hw);
   for (let p = 0; p < hw; p++) for (let q = 0; q < Q; q++) ossm[q * hw + p] = scores[p * Q + q];
-  return { ossm, singularValues: Float64Array.from(result.singularValues), note: result.note };
+  return {
+    ossm, singularValues: Float64Array.from(result.singularValues), note: result.note, mean: Float64Array.from(result.mean),
+    components: Float64Array.from(result.components.data), explainedVarianceRatio: Float64Array.from(result.explainedVarianceRatio),
+  };
 }
 
 /**
@@ -194,12 +199,16 @@ function cached<T>(ctx: CamContext, key: string, make: () => T): T {
 
 // Every intermediate, into the trace (the `trace` option).
 function traceSteps(tr: Map<string, Tensor>, grid: LayerGrid, R: number, Q: number, o: DecomcamOptions,
-  v: Record<'alpha' | 'X' | 'singularValues' | 'M' | 'blur' | 'batch' | 's', Float64Array> & { top: Int32Array; s0: number }): void {
+  v: Record<'alpha' | 'X' | 'singularValues' | 'M' | 'blur' | 'batch' | 's' | 'mean' | 'components' | 'explainedVarianceRatio', Float64Array>
+    & { top: Int32Array; s0: number }): void {
   const hw = grid.h * grid.w;
   tr.set('alpha', { data: v.alpha, shape: [grid.C] });
   tr.set('top', { data: Float64Array.from(v.top), shape: [v.top.length] });
   tr.set('X', { data: v.X, shape: [hw, v.top.length] });
   tr.set('singularValues', { data: v.singularValues, shape: [v.singularValues.length] });
+  tr.set('pcaMean', { data: v.mean, shape: [v.top.length] });                     // sklearn's mean_ (K)
+  tr.set('components', { data: v.components, shape: [Q, v.top.length] });         // sklearn's components_ (Q,K)
+  tr.set('explainedVarianceRatio', { data: v.explainedVarianceRatio, shape: [Q] }); // of the total variance of X
   tr.set('M', { data: v.M, shape: [Q, R, R] });
   tr.set('blur', { data: v.blur, shape: [3, R, R] });
   tr.set('batch', { data: v.batch, shape: [Q, 3, R, R] });
@@ -245,7 +254,7 @@ export const decomcam: CamMethod<DecomcamOptions> = {
     if (ctx.given.has('P') && o.P > grid.C) ctx.warn(`top-P ${o.P} exceeds the layer's ${grid.C} channels: all ${grid.C} are kept`);
 
     // 3. α, the top-P channels, X;  4. PCA → OSSMs
-    const { alpha, top, X, ossm, singularValues, note } = time('decompose', () => {
+    const { alpha, top, X, ossm, singularValues, note, mean, components, explainedVarianceRatio } = time('decompose', () => {
       const alpha = meanOverPositions(grads, grid);
       const top = topChannels(alpha, o.P);
       const X = weightedActivations(acts, alpha, top, grid);
@@ -279,7 +288,8 @@ export const decomcam: CamMethod<DecomcamOptions> = {
     }
     const map = time('integrate', () => integrate(M, weights, R * R, o.finalEps, o.finalPasses));
 
-    if (ctx.trace) traceSteps(ctx.trace, grid, R, Q, o, { alpha, top, X, singularValues, M, blur, batch, s, s0 });
+    if (ctx.trace) traceSteps(ctx.trace, grid, R, Q, o,
+      { alpha, top, X, singularValues, M, blur, batch, s, s0, mean, components, explainedVarianceRatio });
     return { map, ossm, weights, masks, perturbedScores: s, Q };
   },
 };

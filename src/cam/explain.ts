@@ -18,12 +18,12 @@ import type { ScorecamOptions } from './scorecam.js';
 import { textTarget, type Target } from './target.js';
 import {
   layerGrid, prepareImage, releaseImage, runMethod, scoreText, type CamImage, type CamMethod, type ImageRun, type LayerGrid,
-  type ScoredText, type TextExplanation,
+  type ProgressFn, type ScoredText, type TextExplanation,
 } from './template.js';
 
 export { camMethods };
 /** Types of the explanations explain() returns, re-exported from cam/template.ts. */
-export type { CamImage, TextExplanation };
+export type { CamImage, ProgressFn, TextExplanation };
 
 /** The default target layer: the last block's ln_1 (its output is what the class token attends to). */
 export const DEFAULT_LAYER = 'vision.blocks.-1.ln_1';
@@ -36,6 +36,9 @@ export interface CommonOptions {
   trace?: boolean;
   /** Where `method` names are looked up (default: the built-ins); make one with createRegistry/registerMethod. */
   methods?: MethodRegistry;
+  /** Called as each stage starts (done 0) and after each batch of a batched stage (the perturbed images),
+   * e.g. ('forward', 0, 1), ('perturbed', 16, 100); for the caller's progress display. Never changes a result. */
+  progress?: ProgressFn;
 }
 
 /** Each built-in method's own options (all optional in explain; Grad-CAM and the like take none). */
@@ -92,7 +95,7 @@ export interface Explanation {
   warnings: string[];
 }
 
-const COMMON_KEYS = new Set(['method', 'layer', 'trace', 'methods']);
+const COMMON_KEYS = new Set(['method', 'layer', 'trace', 'methods', 'progress']);
 
 /** One method's resolution: the method, its options, and the common options. */
 export interface ResolvedExplainOptions {
@@ -102,6 +105,7 @@ export interface ResolvedExplainOptions {
   given: ReadonlySet<string>;
   layer: string;  // as given (resolveLayer makes it canonical against a model)
   trace: boolean;
+  progress: ProgressFn | null;
 }
 
 /** explain's options resolved and checked: the method from the registry, its options from its defaults (and
@@ -118,7 +122,11 @@ export function resolveOptions(opts: ExplainOptions = {}): ResolvedExplainOption
   const layer = o.layer ?? DEFAULT_LAYER;
   if (typeof layer !== 'string') fail(`option layer = ${String(layer)}: expected a layer name such as ${DEFAULT_LAYER}`, 'usage');
   if (o.trace !== undefined && typeof o.trace !== 'boolean') fail(`option trace = ${String(o.trace)}: expected true or false`, 'usage');
-  return { method, preset: r.preset, options: r.options as Readonly<Record<string, unknown>>, given: r.given, layer, trace: o.trace === true };
+  if (o.progress !== undefined && typeof o.progress !== 'function') fail('option progress: expected a function (stage, done, total)', 'usage');
+  return {
+    method, preset: r.preset, options: r.options as Readonly<Record<string, unknown>>, given: r.given, layer, trace: o.trace === true,
+    progress: (o.progress as ProgressFn | undefined) ?? null,
+  };
 }
 
 // Each text as a Target; a string becomes a text target with no score of its own.
@@ -168,7 +176,9 @@ export function explainMethods(model: ClipModel, image: CamImage, texts: (string
   const layers = resolved.map((r) => resolveLayer(model.config, r.layer)); // an unknown layer fails here, before any work
   resolved.forEach((r) => r.method.checkGrid?.(r.options, grid));          // so does a Q the layer cannot give
 
+  const progress = resolved.find((r) => r.progress)?.progress ?? null; // one display for the whole call
   const shared: Record<string, number> = {};
+  progress?.('encodeTexts', 0, 1);
   const t0 = performance.now();
   const vectors = extras.vectors ?? targetVectors(model, targets);
   if (vectors.length !== targets.length) fail(`explainMethods: ${vectors.length} text vectors for ${targets.length} texts`, 'usage');
@@ -177,7 +187,7 @@ export function explainMethods(model: ClipModel, image: CamImage, texts: (string
   const out: Explanation[] = new Array(runs.length);
   for (const layer of new Set(layers)) {
     const timings = { ...shared };
-    const im: ImageRun = prepareImage(model, image, layer, timings); // preprocess + the one forward
+    const im: ImageRun = prepareImage(model, image, layer, timings, progress); // preprocess + the one forward
     try {
       const scored = new Map<string, ScoredText>(); // `${text}:${kind}` → its score, and its backward once asked
       const scoredAs = (k: number, kind: ScoreKind): ScoredText => {

@@ -101,6 +101,9 @@ export interface FullMap {
   Q: number;
 }
 
+/** A progress report: `stage` has started (done 0 of total) or finished `done` of its `total` batches. */
+export type ProgressFn = (stage: string, done: number, total: number) => void;
+
 /** A stage timer a method may wrap its steps in (runMethod passes one that adds to the text's timings). */
 export type StageTimer = <T>(stage: string, fn: () => T) => T;
 
@@ -215,13 +218,16 @@ function normalizeBatch(x: Float64Array, R: number): Float64Array {
 
 // Embeddings (B,E) of a batch of images (B,3,R,R), batchSize images per forward, nothing kept for a backward
 // (each forward's arrays are given back before the next: memory grows with batchSize, not with B).
-function embedBatches(model: ClipModel, R: number, batch: Float64Array, B: number, batchSize: number): Float {
+// `done(k, B)` is told after each forward, k images embedded so far.
+function embedBatches(model: ClipModel, R: number, batch: Float64Array, B: number, batchSize: number,
+  done?: (k: number, B: number) => void): Float {
   const E = model.config.embedDim;
   const out = allocFloat(model.dtype, B * E);
   for (let b0 = 0; b0 < B; b0 += batchSize) {
     const n = Math.min(batchSize, B - b0);
     const x = toModel(model, batch.subarray(b0 * 3 * R * R, (b0 + n) * 3 * R * R), n, R);
     out.set(encodeImages(model, x).data, b0 * E);
+    done?.(b0 + n, B);
   }
   return out;
 }
@@ -242,6 +248,7 @@ export interface ImageRun {
   pixels: Float64Array;  // (3,R,R)
   acts: Float;           // (h·w, C) a view of the layer's tokens after the class token
   shared: Map<string, unknown>;
+  progress: ProgressFn | null; // the caller's progress display (explain's `progress` option)
 }
 
 /** The layer's patch grid, from the config alone (for checks before the forward). */
@@ -253,18 +260,21 @@ export function layerGrid(model: ClipModel): LayerGrid {
 /** Preprocess (the crop in [0, 1], its normalisation in float64, cast to the model's dtype) and the one forward
  * to the layer, shared by every text and method. `layer` is canonical (clip/vision.ts resolveLayer). Adds
  * preprocess and forward to `timings` (ms). */
-export function prepareImage(model: ClipModel, image: CamImage, layer: string, timings: Record<string, number>): ImageRun {
+export function prepareImage(model: ClipModel, image: CamImage, layer: string, timings: Record<string, number>,
+  progress: ProgressFn | null = null): ImageRun {
   const R = model.config.vision.imageSize;
   const grid = layerGrid(model);
+  progress?.('preprocess', 0, 1);
   const t0 = now();
   const rgb = rgbCrop(image, R);
   const pixels = normalizeBatch(rgb, R);
   timings.preprocess = now() - t0;
+  progress?.('forward', 0, 1);
   const t1 = now();
   const run = visionForward(model, toModel(model, pixels, 1, R), { keep: [layer] });
   const acts = getActivation(run, layer).data.subarray(grid.C); // (N,C) → (h·w, C): the class token dropped
   timings.forward = now() - t1;
-  return { model, run, layer, grid, R, rgb, pixels, acts, shared: new Map() };
+  return { model, run, layer, grid, R, rgb, pixels, acts, shared: new Map(), progress };
 }
 
 /** Gives the image's forward arrays back to the backend (after its last text): im.acts is invalid afterwards. */
@@ -299,6 +309,7 @@ export function scoreText(im: ImageRun, target: Target, t: Float64Array, kind: S
 export function gradientsOf(im: ImageRun, st: ScoredText): Float {
   if (st.grads) return st.grads;
   const { model, run, layer, grid } = im;
+  im.progress?.('backward', 0, 1);
   const t0 = now();
   const grads = visionBackward(model, run, { data: st.dv, shape: [1, model.config.embedDim] }, layer).data.subarray(grid.C);
   st.backwardMs = now() - t0;
@@ -318,7 +329,10 @@ export function runMethod<O extends object>(im: ImageRun, method: CamMethod<O>, 
   const timings: Record<string, number> = {};
   const warnings: string[] = [];
   const trace = opts.trace ? new Map<string, Tensor>() : null;
+  let stageNow = 'method'; // the stage running, for the batches' progress
   const time: StageTimer = (stage, fn) => {
+    stageNow = stage;
+    im.progress?.(stage, 0, 1);
     const s = now();
     const r = fn();
     timings[stage] = (timings[stage] ?? 0) + now() - s;
@@ -333,11 +347,12 @@ export function runMethod<O extends object>(im: ImageRun, method: CamMethod<O>, 
     grads = new Float64Array(acts.length); // not read by gradient-free methods
   }
   const { t, kind } = st;
+  const batchDone = im.progress ? (k: number, B: number) => im.progress?.(stageNow, k, B) : undefined;
   const ctx: CamContext<O> = {
     options, given: opts.given ?? new Set(), R, rgb: im.rgb, pixels: im.pixels, normalize: (x) => normalizeBatch(x, R),
-    embedImages: (batch, B, batchSize) => embedBatches(model, R, batch, B, batchSize),
+    embedImages: (batch, B, batchSize) => embedBatches(model, R, batch, B, batchSize, batchDone),
     scoreEmbeddings: (emb, B) => scoreRows(kind, emb, B, t, model.logitScale),
-    scoreImages: (batch, B, batchSize) => scoreRows(kind, embedBatches(model, R, batch, B, batchSize), B, t, model.logitScale),
+    scoreImages: (batch, B, batchSize) => scoreRows(kind, embedBatches(model, R, batch, B, batchSize, batchDone), B, t, model.logitScale),
     shared: im.shared, trace, warn: (m) => warnings.push(m),
   };
   const out: TextExplanation = {
