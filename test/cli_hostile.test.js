@@ -63,7 +63,11 @@ test('cli hostile: σ bounds and special files (defect 6)', (t) => {
   const fifo = join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
   refused(t, run(['--image', fifo, '--text', 'x', '--out', out]), 2, /is a FIFO \(named pipe\), not a file/, '--image FIFO');
-  refused(t, run(['--image', dir, '--text', 'x', '--out', out]), 2, /is a folder, not a file/, '--image a folder');
+  // a folder is a set of images now (issue 19); one that holds none is refused
+  const noImages = join(dir, 'no-images');
+  mkdirSync(noImages);
+  writeFileSync(join(noImages, 'notes.txt'), 'not an image');
+  refused(t, run(['--image', noImages, '--text', 'x', '--out', out]), 2, /--image .*no-images is a folder that holds no JPEG or PNG files/, '--image a folder without images');
   const devModel = join(dir, 'devmodel');
   cpSync(model, devModel, { recursive: true });
   execFileSync('ln', ['-sf', '/dev/zero', join(devModel, 'model.safetensors')]);

@@ -144,7 +144,7 @@ function explainImage(ctx, imagePath, imageWhat, progress) {
   const tExplain = performance.now() - t1;
 
   // all-zero maps are said, for every method (Grad-CAM gives one when every channel weight is negative)
-  const zeroWarnings = (e) => e.results.map((r) => (r.map.data.every((v) => v === 0) && !r.warnings.some((w) => w.includes('all zero'))
+  const zeroWarnings = (e) => e.results.map((r) => (r.map.data.every((v) => v === 0) && !r.warnings.some((w) => w.includes('map is all zero'))
     ? [`${e.method}: the final map for "${r.text}" is all zero (nothing in the image raises the score through this layer; try another layer or method)`]
     : []));
   const zeros = zeroWarnings(ex);

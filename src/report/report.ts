@@ -88,7 +88,7 @@ function mapOverImage(input: ReportInput, disp: ReturnType<typeof displayFrame>,
 }
 
 function table(head: string[], rows: string[][]): string {
-  return `<table><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr>` +
+  return `<table>${head.length ? `<tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr>` : ''}` +
     rows.map((r) => `<tr>${r.map((c) => `<td${/^[-−+0-9.e%]+$/.test(c) ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('') + '</table>';
 }
 
@@ -190,7 +190,7 @@ function componentsSection(input: ReportInput, r: TextExplanation, k: number): s
       `<div class="nums">±${fmt(maxAbs)} · score s = ${fmt(s[q], 5)} · gain r = ${gain >= 0 ? '+' : ''}${fmt(gain, 3)}</div></div>`;
   }).join('');
   const legend = `<div class="row">${colorBar(divergingStops(), '−max|OSSM_q|', '+max|OSSM_q|', 'OSSM_q (signed, before ReLU; white = 0)')}` +
-    `${colorBar(jetStops(), '0', '1', 'mask m_q = min-max(bicubic(ReLU(OSSM_q)))')}</div>`;
+    `${colorBar(jetStops(), '0', '1', 'mask m_q (upsampled ReLU, min-max)')}</div>`;
   return section('Steps 5–6', 'Masks, perturbed images and their scores',
     `Each OSSM's positive part, upsampled to ${S}×${S} and min-max normalised, is a mask m_q; the image it keeps, max(x·m_q, blur·(1−m_q)), is scored again. ` +
     'Its gain over the blurred image decides its weight. Panels are sorted by weight; left to right: the signed OSSM, its mask, the perturbed image.',
@@ -238,10 +238,14 @@ function runSection(input: ReportInput): string {
     ['grid', `${main.grid.h}×${main.grid.w}, ${main.grid.C} channels`], ['dtype', escapeHtml(model.dtype)], ['backend', escapeHtml(model.backend)],
     ['decomcam', escapeHtml(input.version)],
   ];
+  // the run's stages, then each text's own (backward and the method's steps)
   const timing = Object.entries(input.timingsMs).filter(([, ms]) => Number.isFinite(ms));
+  main.results.forEach((r, k) => {
+    for (const [stage, ms] of Object.entries(r.timings)) timing.push([`text ${k}: ${stage}`, ms]);
+  });
   const bars = hbars(timing.map(([k, ms]) => ({ label: k, value: ms, text: `${ms.toFixed(1)} ms` })), 'per-stage timings (ms)');
   return section('Run', 'Options, model, backend and timings', 'What produced this page, to reproduce it.', 'tools/explain.js',
-    `<div class="row">${table(['', ''], info)}${table(['option', 'value'], opts)}</div>${bars}`);
+    `<div class="row">${table([], info)}${table(['option', 'value'], opts)}</div>${bars}`);
 }
 
 /** The page. */

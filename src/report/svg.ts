@@ -38,7 +38,7 @@ export function colorBar(stops: string[], left: string, right: string, caption: 
  * after the marked ones. A zero line when the values change sign.
  */
 export function sortedBars(values: ArrayLike<number>, marked: number, opts: { title: string; yLabel: string; markLabel: string }): string {
-  const W = 520, H = 200, l = 56, r = 10, t = 22, b = 30;
+  const W = 520, H = 210, l = 56, r = 10, t = 34, b = 30;
   const n = values.length;
   let lo = 0, hi = 0;
   for (let i = 0; i < n; i++) { lo = Math.min(lo, values[i]); hi = Math.max(hi, values[i]); }
@@ -58,14 +58,14 @@ export function sortedBars(values: ArrayLike<number>, marked: number, opts: { ti
   const axes = `<line x1="${l}" x2="${W - r}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}" stroke="#555"/>` +
     `<line x1="${l}" x2="${l}" y1="${t}" y2="${H - b}" stroke="#555"/>` +
     text(l - 4, y(hi) + 4, fmt(hi), 'end') + text(l - 4, y(lo) + 4, fmt(lo), 'end') + text(l - 4, y(0) + 4, '0', 'end') +
-    text(l, H - 8, `rank 1 … ${n}`) + text(8, t - 8, opts.yLabel);
-  return svg(W, H, bars + axes + mark + text(W - r, t - 8, opts.title, 'end'), opts.title);
+    text(l, H - 8, `rank 1 … ${n}`) + text(8, 12, opts.yLabel);
+  return svg(W, H, bars + axes + mark + text(W - r, 12, opts.title, 'end'), opts.title);
 }
 
 /** The singular values σ_q as bars labelled with each one's explained-variance share, and the cumulative share
  * as a line on a 0–100 % right axis. */
 export function spectrum(singular: ArrayLike<number>, ratio: ArrayLike<number>): string {
-  const W = 520, H = 210, l = 56, r = 44, t = 24, b = 34;
+  const W = 520, H = 226, l = 56, r = 44, t = 40, b = 34;
   const n = singular.length;
   let hi = 0;
   for (let i = 0; i < n; i++) hi = Math.max(hi, singular[i]);
@@ -89,7 +89,7 @@ export function spectrum(singular: ArrayLike<number>, ratio: ArrayLike<number>):
   body += `<line x1="${W - r}" x2="${W - r}" y1="${t}" y2="${H - b}" stroke="#e45756"/>`;
   body += text(l - 4, t + 4, fmt(hi), 'end') + text(l - 4, H - b + 4, '0', 'end');
   body += text(W - r + 4, t + 4, '100%') + text(W - r + 4, H - b + 4, '0%');
-  body += text(8, t - 10, 'singular value σ_q (bars; % = its share of the variance of X)');
+  body += text(8, 12, 'singular value σ_q (bars; % = its share of the variance of X)');
   body += text(W - r, H - 4, `component q · cumulative share ${(cum * 100).toFixed(1)}% (red)`, 'end');
   return svg(W, H, body, 'singular-value spectrum');
 }

@@ -19,15 +19,15 @@ export function isShippedModel(modelPath, shippedDir) {
   return a !== null && a === real(shippedDir);
 }
 
-/** The shipped model's caption words: whole-word tokens of its vocab.json ("blue", "triangle", "and", "a"). */
+/** The shipped model's caption words: the whole-word tokens of its vocab.json ("blue", "triangle", "and", "a"),
+ * less the word endings its BPE merges made on the way ("riangle", "ellow": proper suffixes of another word). */
 export function captionWords(modelDir) {
   const p = join(modelDir, 'vocab.json');
   if (!existsSync(p)) return null;
   const vocab = JSON.parse(readFileSync(p, 'utf8'));
+  const tokens = Object.keys(vocab).filter((t) => t.endsWith('</w>') && t.length > 5).map((t) => t.slice(0, -4));
   const words = new Set(['a']);
-  for (const tok of Object.keys(vocab)) {
-    if (tok.endsWith('</w>') && tok.length > 5) words.add(tok.slice(0, -4));
-  }
+  for (const w of tokens) if (!tokens.some((o) => o.length > w.length && o.endsWith(w))) words.add(w);
   return words;
 }
 
