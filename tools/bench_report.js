@@ -4,15 +4,20 @@
 // itself; the outputs the tool made before the report (overlay, map, components, maps.safetensors) and those it
 // makes now (at the image's size, sorted and labelled components, mapImage); report.html alone; and the whole
 // `node tools/explain.js` run, wall clock, in fresh processes. Medians of --runs (default 7).
+// --models b32,b16,l14 instead times a whole explanation (DecomCAM, P 500, Q 10, paper) and its report on seeded
+// CLIPs of the real models' sizes (openai/clip-vit-base-patch32, -base-patch16, -large-patch14) and a 640×480
+// image: the run time a person can expect from a real CLIP on this machine (weights from a seed, so no download).
 //   node tools/bench_report.js [--runs 7] [--backend auto]
+//   node tools/bench_report.js --models b32,b16,l14
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   loadClip, loadImage, explain, chooseBackend, encodePng, overlay, applyJet, serializeSafetensors, mapToImage, overlayInImage,
-  greyInImage, componentsImage, renderReport, shippedModelDir,
+  greyInImage, componentsImage, renderReport, shippedModelDir, seededClip, seededUniform, embeddingTarget,
 } from 'decomcam';
+import { parseHfConfig } from '../dist/clip/config.js';
 import { repoRoot } from './lib/cli.js';
 
 const args = process.argv.slice(2);
@@ -29,6 +34,39 @@ function time(fn) {
 
 const { backend, note } = chooseBackend(backendName);
 console.error(note);
+
+// The vision towers of the three OpenAI CLIPs on Hugging Face (their config.json's vision_config).
+const REAL = {
+  b32: { name: 'openai/clip-vit-base-patch32', projection_dim: 512, vision_config: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, patch_size: 32, image_size: 224 } },
+  b16: { name: 'openai/clip-vit-base-patch16', projection_dim: 512, vision_config: { hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 12, num_attention_heads: 12, patch_size: 16, image_size: 224 } },
+  l14: { name: 'openai/clip-vit-large-patch14', projection_dim: 768, vision_config: { hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 24, num_attention_heads: 16, patch_size: 14, image_size: 224 } },
+};
+if (opt('models')) {
+  const W = 640, H = 480;
+  const px = new Uint8Array(W * H * 3).map((_, i) => (i * 2654435761) >>> 24);
+  const photo = { width: W, height: H, data: px };
+  for (const key of opt('models').split(',')) {
+    const spec = REAL[key];
+    if (!spec) throw new Error(`--models: ${key} is not one of ${Object.keys(REAL).join(', ')}`);
+    const cfg = parseHfConfig({ model_type: 'clip', projection_dim: spec.projection_dim, vision_config: { ...spec.vision_config, hidden_act: 'quick_gelu' }, text_config: {} }, spec.name);
+    let t = performance.now();
+    const m = seededClip(cfg, 2024, 'float32', backend);
+    const tLoad = performance.now() - t;
+    const target = embeddingTarget(seededUniform(5, 'text', spec.projection_dim, 1, 0, 'float32'), 'cosine', 'seeded text embedding');
+    t = performance.now();
+    const ex = explain(m, photo, [target], { trace: true });
+    const tExplain = performance.now() - t;
+    t = performance.now();
+    renderReport({ imageName: 'photo', image: photo, main: ex, compare: [], warnings: [], timingsMs: {}, version: 'bench',
+      model: { name: spec.name, config: m.config, logitScale: m.logitScale, dtype: 'float32', backend: backend.name } });
+    const tReport = performance.now() - t;
+    const st = ex.results[0].timings;
+    console.log(`${spec.name}: explain ${(tExplain / 1000).toFixed(2)} s (forward ${(ex.timings.forward / 1000).toFixed(2)}, ` +
+      `perturbed ${(st.perturbed / 1000).toFixed(2)}), report ${(tReport / 1000).toFixed(2)} s; seeded weights ${(tLoad / 1000).toFixed(2)} s`);
+  }
+  backend.close?.();
+  process.exit(0);
+}
 const model = loadClip(shippedModelDir, { backend });
 const image = loadImage(join(shippedModelDir, 'sample.png'));
 const text = 'a blue triangle';
