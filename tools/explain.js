@@ -12,7 +12,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { runMain, parseArgs, helpText, packageVersion, UsageError, writeOutputsAtomically, repoRoot } from './lib/cli.js';
 import {
   explainMethods, camMethods, presets, loadClip, decodeImage, encodePng, overlay, serializeSafetensors, componentsImage,
-  mapToImage, overlayInImage, greyInImage, renderReport, renderGallery, stageTensors, cropBoxInImage, writeFileAtomic,
+  mapToImage, overlayInImage, greyInImage, renderReport, renderGallery, stageTensors, cropBoxInImage,
 } from 'decomcam';
 import { chooseBackend, backendNames } from './lib/backend.js';
 import { checkModelFiles, readRegularFile, checkOutputsSpareInputs, MAX_IMAGE_BYTES, MAX_TEXT_BYTES } from './lib/files.js';
@@ -322,7 +322,7 @@ async function main(argv) {
     progress.finish();
   });
   progress.end();
-  writeFileAtomic(join(opts.out, 'index.html'), renderGallery(`decomcam: ${images.length} images`, ok, failed), `${outWhat} (index.html)`);
+  writeOutputsAtomically(opts.out, { 'index.html': renderGallery(`decomcam: ${images.length} images`, ok, failed) }, outWhat);
   log(`wrote ${ok.length} of ${images.length} images to ${resolve(opts.out)} (open index.html; total ${((performance.now() - t0) / 1000).toFixed(2)} s)`);
   if (failed.length) {
     log(`explain: ${failed.length} of ${images.length} images failed: ${failed.map((f) => f.image).join(', ')}`);

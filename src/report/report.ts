@@ -123,11 +123,13 @@ function gradientSection(input: ReportInput, r: TextExplanation): string {
     mag[p] = s / C;
   }
   const { image, min, max } = jetOfRange(mag, h, w);
+  const body = max === 0
+    ? `<p>All zero: ${escapeHtml(input.main.method)} reads no gradients, or this layer does not feed the score.</p>`
+    : `<div class="row">${figure(pngImg(png(image), 'mean |gradient| per position', 224, 224), `mean |dS/dA| over ${C} channels (${h}×${w} grid)`)}` +
+      `${colorBar(jetStops(), fmt(min), fmt(max), 'mean |dS/dA|')}</div>`;
   return section('Step 2', 'Gradients at the target layer',
     `The backward pass gives dS/dA, how each of the ${h}×${w} positions' ${C} channels would move the score; here mean |dS/dA| per position.`,
-    'src/cam/template.ts (gradientsOf), src/clip/vision.ts (visionBackward)',
-    `<div class="row">${figure(pngImg(png(image), 'mean |gradient| per position', 224, 224), `mean |dS/dA| over ${C} channels (${h}×${w} grid)`)}` +
-    `${colorBar(jetStops(), fmt(min), fmt(max), 'mean |dS/dA|')}</div>`);
+    'src/cam/template.ts (gradientsOf), src/clip/vision.ts (visionBackward)', body);
 }
 
 // Step 3: α sorted with the top-P channels marked (DecomCAM), or a baseline's channel weights.
@@ -205,11 +207,12 @@ function finalSection(input: ReportInput, disp: ReturnType<typeof displayFrame>,
   const cropMap = overlayInImage(crop, mapToImage(r.map.data, S, S, S));
   const showCrop = Math.max(S, 224);
   const nz = r.weights ? Array.from(r.weights.data).filter((v) => v > 0).length : 0;
+  const zero = r.map.data.every((v) => v === 0) ? ' — <b>all zero</b>: this map shows nothing (see the warnings)' : '';
   return section(decom ? 'Step 7' : 'Map', 'The final map',
     decom ? `map = min-max(ReLU(Σ_q w_q·M_q)) over the ${nz} components of non-zero weight, in the crop's frame, carried back to the image (hatched: never seen by the model).`
       : `${escapeHtml(input.main.method)}'s map in the crop's frame, carried back to the image (hatched: never seen by the model).`,
     decom ? 'src/cam/decomcam.ts (integrate), src/report/imagemap.ts' : `src/cam/${input.main.method}.ts, src/cam/template.ts (postprocess), src/report/imagemap.ts`,
-    `<div class="row">${figure(mapOverImage(input, disp, r, `final map over ${input.imageName}`), `over the image (${input.image.width}×${input.image.height})`)}` +
+    `<div class="row">${figure(mapOverImage(input, disp, r, `final map over ${input.imageName}`), `over the image (${input.image.width}×${input.image.height})${zero}`)}` +
     figure(pngImg(png(cropMap), 'the model\'s view', showCrop, showCrop), `the model's view (${S}×${S} crop)`) +
     `${colorBar(jetStops(), '0', '1', 'saliency (JET)')}</div>`);
 }
@@ -232,6 +235,7 @@ function runSection(input: ReportInput): string {
   const { main, model } = input;
   const v = model.config.vision;
   const opts = Object.entries(main.options).map(([k, val]) => [escapeHtml(k), escapeHtml(String(val))]);
+  if (opts.length === 0) opts.push([`${escapeHtml(main.method)} has none`, '']);
   const info = [
     ['model', escapeHtml(model.name)], ['vision tower', `ViT, ${v.layers} layers, width ${v.width}, patch ${v.patchSize}, input ${v.imageSize}×${v.imageSize}`],
     ['method', escapeHtml(main.method)], ['preset', escapeHtml(main.preset ?? '—')], ['layer', escapeHtml(main.layer)],

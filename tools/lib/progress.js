@@ -3,6 +3,9 @@
 // models slow enough to need them, one line per stage ("  perturbed 16/100"). Messages logged through it never
 // tangle with the bar. Nothing here is in src/: the library only reports stages through explain's `progress`.
 
+// explain's stage names, as a person reads them
+const STAGE_NAMES = { decompose: 'α, top-P, PCA', perturbed: 'perturbed batch', method: 'method', postprocess: 'upsample' };
+
 export function createProgress(total, { stream = process.stderr, stageLines = false } = {}) {
   const tty = Boolean(stream.isTTY);
   const t0 = performance.now();
@@ -42,7 +45,8 @@ export function createProgress(total, { stream = process.stderr, stageLines = fa
     },
     /** explain's progress callback: (stage, done, total). */
     stage(name, k, n) {
-      stage = n > 1 ? `${name} ${k}/${n}` : name;
+      const shown = STAGE_NAMES[name] ?? name;
+      stage = n > 1 ? `${shown} ${k}/${n}` : shown;
       if (tty) draw();
       else if (stageLines && (k === 0 || n > 1)) stream.write(`  ${stage}\n`);
     },
