@@ -169,7 +169,7 @@ test('explain.js: a folder (and a repeated --image): a sub-folder per image, ind
   writeFileSync(join(folder, 'broken.png'), 'not a png at all');
   writeFileSync(join(folder, 'notes.txt'), 'ignored');
   const extra = join(dir, 'extra.png');
-  writeFileSync(extra, picture(32, 32));
+  writeFileSync(extra, picture(20, 12)); // smaller than the model's 32 × 32 input: upscaled, then cropped
   const out = join(dir, 'photos-out');
   const r = run(['--model', model, '--image', folder, '--image', extra, '--text', 'a red square', '--components', '2', '--out', out]);
   t.equal(r.code, 1, 'exit 1: something failed');
@@ -185,6 +185,9 @@ test('explain.js: a folder (and a repeated --image): a sub-folder per image, ind
   t.ok(index.includes('broken.png') && index.includes('failed'), 'index.html lists the failure');
   const b = decodePng(readFileSync(join(out, 'b', '0-a-red-square', 'overlay.png')));
   t.deepEqual([b.width, b.height], [48, 32], 'b/…/overlay.png at b.png\'s size');
+  const e = decodePng(readFileSync(join(out, 'extra', '0-a-red-square', 'overlay.png')));
+  const em = readSafetensors(join(out, 'extra', '0-a-red-square', 'maps.safetensors')).tensors.get('mapImage');
+  t.deepEqual([e.width, e.height, ...em.shape], [20, 12, 12, 20], 'a 20×12 image (smaller than S): overlay.png 20×12, mapImage [12, 20]');
   t.end();
 });
 

@@ -47,6 +47,24 @@ export function normalizedToImage(pixels: Float, S: number, offset = 0): RgbImag
   return tensorToImage(rgb, S);
 }
 
+/** img shrunk by an integer factor k (each output pixel the rounded mean of a k×k block; edge rows and columns
+ * that do not fill a block are dropped); k ≤ 1 returns img. For pictures shown smaller than they are. */
+export function shrink(img: RgbImage, k: number): RgbImage {
+  if (k <= 1) return img;
+  const W = Math.floor(img.width / k), H = Math.floor(img.height / k);
+  const data = new Uint8Array(W * H * 3);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) s += img.data[((y * k + dy) * img.width + x * k + dx) * 3 + c];
+        data[(y * W + x) * 3 + c] = Math.round(s / (k * k));
+      }
+    }
+  }
+  return { width: W, height: H, data };
+}
+
 /** A map (H, W) in [0, 1] as grey levels round(255·v) (H·W bytes, encodePng's grey input). */
 export function greyLevels(map01: Float, n: number): Uint8Array {
   const g = new Uint8Array(n);

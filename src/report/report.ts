@@ -14,7 +14,7 @@ import { applyDiverging, divergingStops, jetOfRange, jetStops } from './colors.j
 import { weightOrder } from './components.js';
 import { escapeHtml, figure, page, pngImg, section } from './html.js';
 import { cropBoxInImage, mapToImage, overlayInImage } from './imagemap.js';
-import { normalizedToImage, tensorToImage } from './raster.js';
+import { normalizedToImage, shrink, tensorToImage } from './raster.js';
 import { colorBar, fmt, hbars, sortedBars, spectrum } from './svg.js';
 
 /** Longest side of the pictures embedded in the page (a 4000 px photo is shown, not embedded, at full size). */
@@ -182,8 +182,10 @@ function componentsSection(input: ReportInput, r: TextExplanation, k: number): s
     let maxAbs = 0;
     for (const v of one) maxAbs = Math.max(maxAbs, Math.abs(v));
     const signed = pngImg(png(applyDiverging(one, h, w, maxAbs)), `OSSM ${q} (signed)`, PANEL, PANEL);
-    const mask = pngImg(png(applyJet(masks.subarray(q * S * S, (q + 1) * S * S), S, S)), `mask ${q}`, PANEL, PANEL);
-    const pert = pngImg(png(normalizedToImage(batch, S, q * 3 * S * S)), `perturbed image ${q}`, PANEL, PANEL);
+    // shown at PANEL px: a 224 px crop is embedded at half size (a quarter of the bytes and the encoding time)
+    const k = Math.floor(S / PANEL);
+    const mask = pngImg(png(shrink(applyJet(masks.subarray(q * S * S, (q + 1) * S * S), S, S), k)), `mask ${q}`, PANEL, PANEL);
+    const pert = pngImg(png(shrink(normalizedToImage(batch, S, q * 3 * S * S), k)), `perturbed image ${q}`, PANEL, PANEL);
     const gain = s[q] - (s0 ?? 0);
     const zero = weights[q] === 0;
     return `<div class="ossm${zero ? ' zero' : ''}" data-text="${k}" data-q="${q}" data-weight="${Number(weights[q].toPrecision(6))}">` +
