@@ -220,3 +220,24 @@ test('explain.js: the shipped model given a photo and words it never saw says wh
   t.ok(shippedModelDir.endsWith(join('weights', 'tiny-clip')), 'the shipped model folder');
   t.end();
 });
+
+test('tools/lib/progress.js: plain lines off a terminal (stage lines when asked), one redrawn bar on one', async (t) => {
+  const { createProgress } = await import('../tools/lib/progress.js');
+  const sink = (isTTY) => ({ isTTY, columns: 120, text: '', write(s) { this.text += s; } });
+  const plain = sink(false);
+  const p = createProgress(2, { stream: plain, stageLines: true });
+  p.start(0, 'a.png'); p.stage('forward', 0, 1); p.stage('perturbed', 0, 10); p.stage('perturbed', 8, 10); p.finish();
+  p.start(1, 'b.png'); p.log('warning: x'); p.finish(); p.end();
+  t.equal(plain.text, '[1/2] a.png\n  forward\n  perturbed batch 0/10\n  perturbed batch 8/10\n[2/2] b.png\nwarning: x\n', 'plain: [i/N] lines, a line per stage and batch');
+  const quiet = sink(false);
+  const q = createProgress(1, { stream: quiet });
+  q.start(0, 'a.png'); q.stage('forward', 0, 1); q.finish(); q.end();
+  t.equal(quiet.text, '', 'one image of a small model: nothing but the tool\'s own lines');
+  const tty = sink(true);
+  const b = createProgress(4, { stream: tty });
+  b.start(0, 'a.png'); b.stage('masks', 0, 1); b.finish(); b.log('note'); b.end();
+  t.ok(/\r\x1b\[K\[------------------------\] 0\/4 .* · a\.png · masks/.test(tty.text), 'terminal: the bar with count, rate, ETA, file and stage');
+  t.ok(/\[######------------------\] 1\/4 [0-9.]+\/s ETA \d+ s/.test(tty.text), 'after one of four: a quarter filled, a rate and an ETA');
+  t.ok(tty.text.includes('\r\x1b[Knote\n') && tty.text.endsWith('\r\x1b[K'), 'a message clears the bar first; the end removes it');
+  t.end();
+});
