@@ -196,8 +196,11 @@ test('explain.js: an all-zero map is said on stderr and in result.json', (t) => 
   writeFileSync(image, picture(32, 32));
   const out = join(dir, 'zero-out');
   // the last block's output does not feed the class token: zero gradients, so Grad-CAM's map is all zero
-  const r = run(['--model', model, '--image', image, '--text', 'a red square', '--method', 'gradcam', '--layer', 'vision.blocks.-1', '--out', out, '--json']);
+  const r = run(['--model', model, '--image', image, '--text', 'a red square', '--text', '<script>alert(1)</script>', '--method', 'gradcam',
+    '--layer', 'vision.blocks.-1', '--out', out, '--json']);
   t.equal(r.code, 0, 'exit 0');
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  t.ok(!html.includes('<script') && html.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), 'a text is shown as text, never run as HTML');
   const result = JSON.parse(r.out);
   t.ok(/warning: gradcam: the final map for "a red square" is all zero/.test(r.err), 'stderr says so');
   t.ok(result.texts[0].warnings.some((w) => w.includes('is all zero')) && result.warnings.some((w) => w.includes('is all zero')), 'result.json says so');
