@@ -16,14 +16,21 @@ export interface GalleryEntry {
   warnings: string[];
 }
 
+// The last part of a path, for a card's title (the whole path is its tooltip).
+function fileName(path: string): string {
+  return path.split(/[\\/]/).pop() || path;
+}
+
 /** The gallery page: `ok` images, then `failed` ones ({ image, error }). */
 export function renderGallery(title: string, ok: GalleryEntry[], failed: { image: string; error: string }[]): string {
   const cards = ok.map((e) => `<div class="card"><a href="${escapeHtml(`${e.dir}/report.html`)}">` +
     `<img src="${escapeHtml(e.thumbnail)}" alt="${escapeHtml(e.image)}" style="max-width:210px;max-height:210px;image-rendering:auto"></a>` +
-    `<div><a href="${escapeHtml(`${e.dir}/report.html`)}">${escapeHtml(e.image)}</a></div>` +
+    `<div class="name"><a href="${escapeHtml(`${e.dir}/report.html`)}" title="${escapeHtml(e.image)}">${escapeHtml(fileName(e.image))}</a></div>` +
     `<div>${e.texts.map((t) => `“${escapeHtml(t.text)}” ${t.score.toPrecision(4)}`).join('<br>')}</div>` +
-    (e.warnings.length ? `<div class="warn">${e.warnings.map(escapeHtml).join('<br>')}</div>` : '') + '</div>').join('');
-  const bad = failed.map((f) => `<div class="card failed"><b>${escapeHtml(f.image)}</b><div>not explained: ${escapeHtml(f.error)}</div></div>`).join('');
+    (e.warnings.length ? `<details class="warn"><summary>${e.warnings.length} warning${e.warnings.length > 1 ? 's' : ''}</summary>` +
+      `${e.warnings.map(escapeHtml).join('<br>')}</details>` : '') + '</div>').join('');
+  const bad = failed.map((f) => `<div class="card failed"><b class="name" title="${escapeHtml(f.image)}">${escapeHtml(fileName(f.image))}</b>` +
+    `<div>not explained: ${escapeHtml(f.error)}</div></div>`).join('');
   return page(title, `<h1>${escapeHtml(title)}</h1><p>${ok.length} image${ok.length === 1 ? '' : 's'} explained` +
     `${failed.length ? `, ${failed.length} failed` : ''}; each card links its report.</p><div class="gallery">${cards}${bad}</div>`);
 }

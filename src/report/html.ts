@@ -58,7 +58,7 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .ossm.zero .badge{background:#999}
 .text-title{font-size:18px;margin:22px 0 0;border-bottom:2px solid #264653}
 .gallery{display:flex;flex-wrap:wrap;gap:12px}.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px;width:230px}
-.card.failed{border-color:#d33;background:#fff0f0}
+.card.failed{border-color:#d33;background:#fff0f0}.card .name{overflow-wrap:anywhere}.card{overflow-wrap:anywhere}
 `;
 
 /** The whole page: a title and a body, with the inline style sheet. */
