@@ -78,8 +78,10 @@ export function applyJet(map01: Float, H: number, W: number): RgbImage {
   const table = jetTable();
   const data = new Uint8Array(H * W * 3);
   for (let p = 0; p < H * W; p++) {
-    const level = Math.trunc(f32(255 * f32(map01[p])));
-    data.set(table.subarray(level * 3, level * 3 + 3), p * 3);
+    const k = Math.trunc(f32(255 * f32(map01[p]))) * 3; // the level's row of the table
+    data[p * 3] = table[k];
+    data[p * 3 + 1] = table[k + 1];
+    data[p * 3 + 2] = table[k + 2];
   }
   return { width: W, height: H, data };
 }

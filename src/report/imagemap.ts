@@ -104,6 +104,7 @@ export function shadeOutside(into: RgbImage, img: RgbImage, inside: Uint8Array):
   for (let p = 0; p < inside.length; p++) {
     if (inside[p]) continue;
     const d = img.data;
-    into.data.set(shadedPixel(d[p * 3], d[p * 3 + 1], d[p * 3 + 2], p % W, Math.floor(p / W)), p * 3);
+    const v = shadedPixel(d[p * 3], d[p * 3 + 1], d[p * 3 + 2], p % W, Math.floor(p / W));
+    into.data[p * 3] = into.data[p * 3 + 1] = into.data[p * 3 + 2] = v;
   }
 }

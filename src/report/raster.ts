@@ -77,11 +77,10 @@ export function onHatch(x: number, y: number, period = 8): boolean {
   return (x + y) % period < Math.max(1, period >> 2);
 }
 
-/** The colour of a pixel the model never saw: its own luminance, faded towards grey, with dark diagonal
- * hatching — visibly not part of the explanation. rgb is the pixel's [r, g, b]. */
-export function shadedPixel(r: number, g: number, b: number, x: number, y: number): [number, number, number] {
+/** The grey level of a pixel the model never saw: its own luminance, faded towards grey, with dark diagonal
+ * hatching — visibly not part of the explanation. r, g, b are the pixel's colour. */
+export function shadedPixel(r: number, g: number, b: number, x: number, y: number): number {
   const lum = 0.299 * r + 0.587 * g + 0.114 * b;
   const v = Math.round(0.35 * lum + 0.65 * 150);
-  const s = onHatch(x, y) ? Math.round(v * 0.55) : v;
-  return [s, s, s];
+  return onHatch(x, y) ? Math.round(v * 0.55) : v;
 }

@@ -183,9 +183,9 @@ function componentsSection(input: ReportInput, r: TextExplanation, k: number): s
     for (const v of one) maxAbs = Math.max(maxAbs, Math.abs(v));
     const signed = pngImg(png(applyDiverging(one, h, w, maxAbs)), `OSSM ${q} (signed)`, PANEL, PANEL);
     // shown at PANEL px: a 224 px crop is embedded at half size (a quarter of the bytes and the encoding time)
-    const k = Math.floor(S / PANEL);
-    const mask = pngImg(png(shrink(applyJet(masks.subarray(q * S * S, (q + 1) * S * S), S, S), k)), `mask ${q}`, PANEL, PANEL);
-    const pert = pngImg(png(shrink(normalizedToImage(batch, S, q * 3 * S * S), k)), `perturbed image ${q}`, PANEL, PANEL);
+    const factor = Math.floor(S / PANEL);
+    const mask = pngImg(png(shrink(applyJet(masks.subarray(q * S * S, (q + 1) * S * S), S, S), factor)), `mask ${q}`, PANEL, PANEL);
+    const pert = pngImg(png(shrink(normalizedToImage(batch, S, q * 3 * S * S), factor)), `perturbed image ${q}`, PANEL, PANEL);
     const gain = s[q] - (s0 ?? 0);
     const zero = weights[q] === 0;
     return `<div class="ossm${zero ? ' zero' : ''}" data-text="${k}" data-q="${q}" data-weight="${Number(weights[q].toPrecision(6))}">` +
