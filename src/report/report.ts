@@ -239,7 +239,7 @@ function runSection(input: ReportInput): string {
   const opts = Object.entries(main.options).map(([k, val]) => [escapeHtml(k), escapeHtml(String(val))]);
   if (opts.length === 0) opts.push([`${escapeHtml(main.method)} has none`, '']);
   const info = [
-    ['model', escapeHtml(model.name)], ['vision tower', `ViT, ${v.layers} layers, width ${v.width}, patch ${v.patchSize}, input ${v.imageSize}×${v.imageSize}`],
+    ['model', escapeHtml(model.name)], ['vision tower', `${v.layers} layers, width ${v.width}, patch ${v.patchSize}, input ${v.imageSize}×${v.imageSize}`],
     ['method', escapeHtml(main.method)], ['preset', escapeHtml(main.preset ?? '—')], ['layer', escapeHtml(main.layer)],
     ['grid', `${main.grid.h}×${main.grid.w}, ${main.grid.C} channels`], ['dtype', escapeHtml(model.dtype)], ['backend', escapeHtml(model.backend)],
     ['decomcam', escapeHtml(input.version)],
@@ -265,7 +265,7 @@ export function renderReport(input: ReportInput): string {
   const head = `<h1>${escapeHtml(main.method === 'decomcam' ? 'DecomCAM' : main.method)}: where CLIP sees ${main.results.map((r) => `“${escapeHtml(r.text)}”`).join(', ')}</h1>` +
     `<p>${escapeHtml(input.imageName)} (${input.image.width}×${input.image.height}) · ${escapeHtml(input.model.name)} · layer <code>${escapeHtml(main.layer)}</code></p>${warn}`;
   const inputSec = section('Input', 'What the model sees',
-    `CLIP resizes the short side to ${S} and cuts the centre ${S}×${S} (dashed box); the target layer <code>${escapeHtml(main.layer)}</code> sees it as a ${main.grid.h}×${main.grid.w} grid of ${main.grid.C}-channel patch tokens.`,
+    `CLIP resizes the short side to ${S} and cuts the centre ${S}×${S} (dashed box); the target layer <code>${escapeHtml(main.layer)}</code> sees it as a ${main.grid.h}×${main.grid.w} grid of positions with ${main.grid.C} channels each.`,
     'src/image/preprocess.ts, src/image/geometry.ts (clipCrop)',
     `<div class="row">${figure(inputWithBox(input, disp), `the input, ${input.image.width}×${input.image.height}`)}` +
     `${figure(cropWithGrid(main), `the preprocessed crop, ${S}×${S}, with the ${main.grid.h}×${main.grid.w} patch grid`)}</div>`, 'input');
