@@ -1,5 +1,6 @@
 // io/half.ts: IEEE half (F16) and bfloat16 (BF16) <-> float32 conversions, as numpy/PyTorch do them.
 // Widening is exact. Narrowing rounds to nearest, ties to even; overflow goes to ±Inf; NaN stays NaN.
+// widenInto widens whole arrays through a table of all 65536 patterns (the loaders' F16/BF16 path).
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -53,4 +54,46 @@ export function floatToBf16(x: number): number {
   if ((bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff)) return ((bits >>> 16) | 0x40) & 0xffff; // NaN
   const rounded = bits + 0x7fff + ((bits >>> 16) & 1);
   return (rounded >>> 16) & 0xffff;
+}
+
+// ---- widening whole arrays ----------------------------------------------------------------------------------
+
+// All 65536 half / bfloat16 values as float32 (built once from halfToFloat / bf16ToFloat stored into a
+// Float32Array, so their bits are those of the element-wise path), 256 KiB each: widening is one table read.
+let halfTable: Float32Array | null = null;
+let bf16Table: Float32Array | null = null;
+
+/** The float32 value of every 16-bit pattern of F16 or BF16, indexed by the pattern. */
+export function wideningTable(dtype: 'F16' | 'BF16'): Float32Array {
+  if (dtype === 'F16') {
+    if (!halfTable) { halfTable = new Float32Array(65536); for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i); }
+    return halfTable;
+  }
+  if (!bf16Table) { bf16Table = new Float32Array(65536); for (let i = 0; i < 65536; i++) bf16Table[i] = bf16ToFloat(i); }
+  return bf16Table;
+}
+
+/**
+ * dst[at + i] = the value of F16/BF16 pattern src[i], for every i: exact, and bit for bit what halfToFloat /
+ * bf16ToFloat stored into dst give. Into float32 the bits are copied from the table two elements a step.
+ */
+export function widenInto(dtype: 'F16' | 'BF16', src: Uint16Array, dst: Float32Array | Float64Array, at: number): void {
+  const table = wideningTable(dtype);
+  if (dst instanceof Float64Array || src.byteOffset % 4 !== 0) {
+    for (let i = 0; i < src.length; i++) dst[at + i] = table[src[i]];
+    return;
+  }
+  const pairs = src.length >> 1;
+  widenPairs(new Uint32Array(src.buffer, src.byteOffset, pairs), new Uint32Array(table.buffer),
+    new Uint32Array(dst.buffer, dst.byteOffset + 4 * at, src.length));
+  if (src.length & 1) dst[at + src.length - 1] = table[src[src.length - 1]];
+}
+
+// out[2j], out[2j+1] = the table's bits for the low and high halves of h2[j] (little-endian: low is first).
+function widenPairs(h2: Uint32Array, bits: Uint32Array, out: Uint32Array): void {
+  for (let j = 0, i = 0; j < h2.length; j++, i += 2) {
+    const w = h2[j];
+    out[i] = bits[w & 0xffff];
+    out[i + 1] = bits[w >>> 16];
+  }
 }
