@@ -1,6 +1,8 @@
 // io/half.ts: IEEE half (F16) and bfloat16 (BF16) <-> float32 conversions, as numpy/PyTorch do them.
 // Widening is exact. Narrowing rounds to nearest, ties to even; overflow goes to ±Inf; NaN stays NaN.
-// widenInto widens whole arrays through a table of all 65536 patterns (the loaders' F16/BF16 path).
+// widenInto widens whole arrays (the loaders' F16/BF16 path): wasm SIMD for F16 (io/half_wasm.ts), else a table.
+
+import { SIMD_CHUNK, simdHalfInput, simdWidenHalf } from './half_wasm.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -58,8 +60,9 @@ export function floatToBf16(x: number): number {
 
 // ---- widening whole arrays ----------------------------------------------------------------------------------
 
-// All 65536 half / bfloat16 values as float32 (built once from halfToFloat / bf16ToFloat stored into a
-// Float32Array, so their bits are those of the element-wise path), 256 KiB each: widening is one table read.
+// All 65536 half / bfloat16 values as float32, 256 KiB each: widening is one table read. F16's come from
+// halfToFloat (every NaN the one quiet NaN); BF16's are the bits shifted, which bf16ToFloat gives up to NaN
+// payloads (a number passing through a float64 may have its signalling NaN quieted, depending on the JIT).
 let halfTable: Float32Array | null = null;
 let bf16Table: Float32Array | null = null;
 
@@ -69,24 +72,43 @@ export function wideningTable(dtype: 'F16' | 'BF16'): Float32Array {
     if (!halfTable) { halfTable = new Float32Array(65536); for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i); }
     return halfTable;
   }
-  if (!bf16Table) { bf16Table = new Float32Array(65536); for (let i = 0; i < 65536; i++) bf16Table[i] = bf16ToFloat(i); }
+  if (!bf16Table) { // bfloat16 is float32's top half: the bits shifted, as torch widens it (a signalling NaN stays one)
+    bf16Table = new Float32Array(65536);
+    const bits = new Uint32Array(bf16Table.buffer);
+    for (let i = 0; i < 65536; i++) bits[i] = i << 16;
+  }
   return bf16Table;
 }
 
 /**
- * dst[at + i] = the value of F16/BF16 pattern src[i], for every i: exact, and bit for bit what halfToFloat /
- * bf16ToFloat stored into dst give. Into float32 the bits are copied from the table two elements a step.
+ * dst[at + i] = the value of F16/BF16 pattern src[i], for every i: exact, and bit for bit the table's (above).
+ * F16 into float32 runs in wasm SIMD where the engine has it; otherwise the
+ * bits are copied from the table (into float32 two elements a step).
  */
 export function widenInto(dtype: 'F16' | 'BF16', src: Uint16Array, dst: Float32Array | Float64Array, at: number): void {
+  const input = dtype === 'F16' && dst instanceof Float32Array ? simdHalfInput() : null;
+  if (input) { // wasm SIMD (io/half_wasm.ts), a chunk at a time
+    for (let i = 0; i < src.length; i += SIMD_CHUNK) {
+      const m = Math.min(SIMD_CHUNK, src.length - i);
+      input.set(src.subarray(i, i + m));
+      simdWidenHalf(m, dst as Float32Array, at + i);
+    }
+    return;
+  }
   const table = wideningTable(dtype);
-  if (dst instanceof Float64Array || src.byteOffset % 4 !== 0) {
+  if (dst instanceof Float64Array) {
     for (let i = 0; i < src.length; i++) dst[at + i] = table[src[i]];
     return;
   }
+  const bits = new Uint32Array(table.buffer);
+  const out = new Uint32Array(dst.buffer, dst.byteOffset + 4 * at, src.length);
+  if (src.byteOffset % 4 !== 0) { // (a misaligned source cannot be read two halves at a time)
+    for (let i = 0; i < src.length; i++) out[i] = bits[src[i]];
+    return;
+  }
   const pairs = src.length >> 1;
-  widenPairs(new Uint32Array(src.buffer, src.byteOffset, pairs), new Uint32Array(table.buffer),
-    new Uint32Array(dst.buffer, dst.byteOffset + 4 * at, src.length));
-  if (src.length & 1) dst[at + src.length - 1] = table[src[src.length - 1]];
+  widenPairs(new Uint32Array(src.buffer, src.byteOffset, pairs), bits, out);
+  if (src.length & 1) out[src.length - 1] = bits[src[src.length - 1]];
 }
 
 // out[2j], out[2j+1] = the table's bits for the low and high halves of h2[j] (little-endian: low is first).

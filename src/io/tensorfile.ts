@@ -2,12 +2,13 @@
 // (io/safetensors.ts, io/torch.ts) checks the file's header and hands out one FileTensor per tensor (dtype, shape,
 // the byte offset of its elements); readInto(dst, at) then reads the elements with positional reads into dst, a
 // parameter buffer (in the wasm backend's memory where the model lives there): F32 into float32 and F64 into
-// float64 land directly (the one copy, from the OS's page cache); F16/BF16 (widened), and F32 <-> F64, pass through
-// one small reused chunk. Nothing file-sized is ever allocated besides the destination.
+// float64 land directly (the one copy, from the OS's page cache); F16/BF16 (widened: wasm SIMD for F16), and
+// F32 <-> F64, pass through one small reused chunk. Nothing file-sized is ever allocated besides the destination.
 
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { DecomcamError, fail } from '../errors.js';
 import { widenInto } from './half.js';
+import { SIMD_CHUNK, simdHalfInput, simdWidenHalf } from './half_wasm.js';
 import type { StDType } from './safetensors.js';
 
 /** Random access to the bytes of a file or a buffer: size, and `len` bytes at `at` (which the caller bounds-checks). */
@@ -118,6 +119,16 @@ export function fileTensor(file: TensorFile, dtype: StDType, shape: number[], of
         return;
       }
       if (!isFloatDType(dtype)) fail(`tensor "${name}" in ${file.path} has dtype ${dtype}, expected a float dtype (F32, F16, BF16, F64)`);
+      const input = dtype === 'F16' && dst instanceof Float32Array ? simdHalfInput() : null;
+      if (input) { // F16 -> float32 in wasm SIMD: each chunk read into the widener's own input area
+        const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+        for (let i = 0; i < n; i += SIMD_CHUNK) {
+          const m = Math.min(SIMD_CHUNK, n - i);
+          file.read(offset + 2 * i, bytes.subarray(0, 2 * m));
+          simdWidenHalf(m, dst as Float32Array, at + i);
+        }
+        return;
+      }
       const size = dtype === 'F64' ? 8 : dtype === 'F32' ? 4 : 2;
       chunk ??= new ArrayBuffer(CHUNK);
       const per = CHUNK / size;
