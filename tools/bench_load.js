@@ -29,6 +29,7 @@ const SPEC = {
   backend: { type: 'string', default: 'wasm', choices: backendNames(), help: 'backend whose memory receives the parameters' },
   reps: { type: 'int', min: 1, default: 3, help: 'runs of each measurement (the median is reported)' },
   vocab: { type: 'string', help: 'CLIP tokenizer for the explain.js runs (default: DIR/bpe_simple_vocab_16e6.txt.gz)' },
+  'explain-reps': { type: 'int', min: 0, default: 1, help: 'explain.js runs per file (each a whole DecomCAM; 0: none)' },
   child: { type: 'string', help: '(internal) measure one stage of one file: read, open or load' },
   file: { type: 'string', help: '(internal) the file' },
   help: { type: 'bool', help: 'show this help' },
@@ -45,9 +46,10 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 // a preload for the explain.js runs: its peak RSS, printed as it exits
 const RSS_AT_EXIT = 'data:text/javascript,process.on("exit",()=>process.stderr.write(`\\nbench-load-rss-kb ${process.resourceUsage().maxRSS}\\n`))';
 
-// One stage in this (child) process; prints { ms, rssMB } as JSON.
+// One stage in this (child) process; prints { ms, cpuMs, rssMB } as JSON (CPU time: user + system, all threads).
 async function child(stage, file, backendName) {
   let t0 = performance.now();
+  let c0 = process.cpuUsage();
   if (stage === 'read') readFileSync(file);
   else if (stage === 'open') {
     const ck = file.endsWith('.safetensors') ? openSafetensors(file) : openTorchWeights(file);
@@ -55,9 +57,11 @@ async function child(stage, file, backendName) {
   } else {
     const backend = await chooseBackend(backendName, () => {});
     t0 = performance.now();
+    c0 = process.cpuUsage();
     loadClip(file, { backend });
   }
-  process.stdout.write(JSON.stringify({ ms: performance.now() - t0, rssMB: process.resourceUsage().maxRSS / 1024 }));
+  const cpu = process.cpuUsage(c0);
+  process.stdout.write(JSON.stringify({ ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, rssMB: process.resourceUsage().maxRSS / 1024 }));
 }
 
 // One whole explain.js run on the model file: its load time (from its timings line) and peak RSS.
@@ -78,13 +82,14 @@ function explainRun(file, vocab, backend) {
 }
 
 /**
- * The measurements on the files in opts.dir ({ dir, backend, reps, vocab? }): one row per file present, each stage
- * { ms, rssMB } (medians); explain is null without a tokenizer. Writes the safetensors file if it is missing.
+ * The measurements on the files in opts.dir ({ dir, backend, reps, 'explain-reps'?, vocab?, write? }): one row per file present, each
+ * stage { ms, rssMB } (medians); explain is null without a tokenizer. Writes the safetensors file if it is missing
+ * (unless write is false).
  */
 export function measureLoad(opts) {
-  mkdirSync(opts.dir, { recursive: true });
   const st = join(opts.dir, LOAD_FILES[0]);
-  if (!existsSync(st)) {
+  if (!existsSync(st) && opts.write !== false) {
+    mkdirSync(opts.dir, { recursive: true });
     log(`writing the seeded ViT-B/16 (seed 2024) with OpenAI names to ${st}`);
     writeSafetensors(st, checkpointTensors(seededClip(B16, 2024), 'openai', 'F32'), { format: 'pt', seed: '2024' });
   }
@@ -98,29 +103,30 @@ export function measureLoad(opts) {
     if (!existsSync(file)) continue;
     const row = { file: f };
     for (const stage of ['read', 'open', 'load', 'explain']) {
-      if (stage === 'explain' && !existsSync(vocab)) { row.explain = null; continue; }
+      const reps = stage === 'explain' ? opts['explain-reps'] ?? 1 : opts.reps;
+      if (stage === 'explain' && (!existsSync(vocab) || reps === 0)) { row.explain = null; continue; }
       log(`bench_load: ${f}, ${stage}`);
       const runs = [];
-      for (let r = 0; r < opts.reps; r++) {
+      for (let r = 0; r < reps; r++) {
         if (stage === 'explain') { runs.push(explainRun(file, vocab, opts.backend)); continue; }
         const p = spawnSync(process.execPath, [self, '--child', stage, '--file', file, '--backend', opts.backend], { encoding: 'utf8', maxBuffer: 1 << 20 });
         if (p.status !== 0) throw new Error(`${stage} of ${f} failed: ${p.stderr.trim()}`);
         runs.push(JSON.parse(p.stdout));
       }
-      row[stage] = { ms: median(runs.map((x) => x.ms)), rssMB: median(runs.map((x) => x.rssMB)), runs };
+      row[stage] = { ms: median(runs.map((x) => x.ms)), cpuMs: stage === 'explain' ? null : median(runs.map((x) => x.cpuMs)), rssMB: median(runs.map((x) => x.rssMB)), runs };
     }
     rows.push(row);
   }
   return rows;
 }
 
-/** The rows of measureLoad as a table (ms, then peak RSS in MB). */
+/** The rows of measureLoad as a table: wall ms (CPU ms of the load), then peak RSS in MB. */
 export function loadTable(rows) {
   const n = (x, w) => (x === null || x === undefined ? '-' : x.toFixed(0)).padStart(w);
-  const lines = [`${'file'.padEnd(22)} ${'read'.padStart(6)} ${'open'.padStart(6)} ${'load'.padStart(6)} ${'explain:load'.padStart(12)}   ` +
+  const lines = [`${'file'.padEnd(22)} ${'read'.padStart(6)} ${'open'.padStart(6)} ${'load (cpu)'.padStart(12)} ${'explain:load'.padStart(12)}   ` +
     `${'peak RSS MB: read'.padStart(17)} ${'open'.padStart(5)} ${'load'.padStart(5)} ${'explain'.padStart(7)}`];
   for (const r of rows) {
-    lines.push(`${r.file.padEnd(22)} ${n(r.read.ms, 6)} ${n(r.open.ms, 6)} ${n(r.load.ms, 6)} ${n(r.explain?.ms, 12)}   ` +
+    lines.push(`${r.file.padEnd(22)} ${n(r.read.ms, 6)} ${n(r.open.ms, 6)} ${n(r.load.ms, 5)} (${n(r.load.cpuMs, 4)}) ${n(r.explain?.ms, 12)}   ` +
       `${n(r.read.rssMB, 17)} ${n(r.open.rssMB, 5)} ${n(r.load.rssMB, 5)} ${n(r.explain?.rssMB, 7)}`);
   }
   return lines.join('\n');
@@ -128,10 +134,11 @@ export function loadTable(rows) {
 
 async function main(argv) {
   const opts = parseArgs(argv, SPEC);
-  if (opts.help) { console.log(helpText('usage: node tools/bench_load.js [--dir DIR] [--backend NAME] [--reps N] [--vocab FILE]', SPEC)); return; }
+  if (opts.help) { console.log(helpText('usage: node tools/bench_load.js [--dir DIR] [--backend NAME] [--reps N] [--vocab FILE] [--explain-reps N]', SPEC)); return; }
   if (opts.child) { await child(opts.child, opts.file, opts.backend); return; }
   const rows = measureLoad(opts);
-  console.log(`## loading ViT-B/16 files, backend ${opts.backend} (ms and peak RSS, median of ${opts.reps}, each run a fresh process)`);
+  console.log(`## loading ViT-B/16 files, backend ${opts.backend} (ms and peak RSS, median of ${opts.reps}, explain.js of ` +
+    `${opts['explain-reps']}, each run a fresh process)`);
   console.log(loadTable(rows));
 }
 
