@@ -112,12 +112,14 @@ function materialise(zip: ZipArchive, prefix: string, name: string, ref: TensorR
     if (!table) return { dtype: st, shape, data: part };
     return { dtype: st, shape, data: widen16(dtype as 'F16' | 'BF16', part as Uint16Array) };
   }
-  // strided: walk the index like an odometer, last axis fastest
+  // strided: walk the index like an odometer, last axis fastest (F16/BF16: the table's bits, as widenInto)
   const out = emptyLike(dtype, n);
+  const outBits = table ? new Uint32Array(out.buffer, out.byteOffset, n) : null;
+  const tableBits = table ? new Uint32Array(table.buffer) : null;
   const idx = new Array<number>(shape.length).fill(0);
   let p = offset;
   for (let i = 0; i < n; i++) {
-    if (table) (out as Float32Array)[i] = table[(src as Uint16Array)[p]];
+    if (outBits && tableBits) outBits[i] = tableBits[(src as Uint16Array)[p]];
     else (out as Float32Array)[i] = (src as Float32Array)[p]; // (same element type on both sides)
     for (let d = shape.length - 1; d >= 0; d--) {
       if (++idx[d] < shape[d]) { p += stride[d]; break; }
