@@ -15,6 +15,10 @@ export { type TorchCheckpoint, parseTorchCheckpoint, readTorchCheckpoint, readTo
 export { unpickle, storageFromPid } from './io/pickle.js';
 export { type ZipArchive, type ZipEntry, readZip, zipEntryBytes } from './io/zip.js';
 export { writeFileAtomic, writeFilesAtomic } from './io/atomic.js';
+// checkpoints opened, not read whole: each tensor read later straight into its destination (the model loader's path)
+export { type OpenSafetensors, openSafetensors } from './io/safetensors.js';
+export { type OpenTorchCheckpoint, openTorchCheckpoint, openTorchWeights } from './io/torch.js';
+export { type FileTensor } from './io/tensorfile.js';
 
 // images
 export { type RgbImage, decodeImage, loadImage, encodePng } from './image/decode.js';

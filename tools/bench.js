@@ -10,12 +10,17 @@
 //   decomcam   DecomCAM end to end on the seeded ViT-B/16 (paper preset, P = 500, Q = 10): time per stage
 //              (load, preprocess, forward, backward, SVD, masks, perturbed forward, integration) and peak RSS.
 //              It runs first, so that the peak RSS is its own and not the other parts' models.
+//   load       loading REAL ViT-B/16 files (tools/bench_load.js, each run a fresh process): safetensors F32 and
+//              the same weights as fp16 torch.save / TorchScript .pt, in --load-dir (made by bench_load.js and
+//              reference/torch_checkpoint_fixtures.py --bench DIR; skipped when absent): open, loadClip, and a
+//              whole explain.js run (with --vocab, a CLIP bpe_simple_vocab_16e6.txt.gz) — time and peak RSS.
 // Every time is the median of --reps runs after one warm-up; "cpu" rates divide by the process's CPU time
 // instead of the wall clock, which a busy shared machine disturbs less (meaningful for one thread).
 // The PyTorch counterpart is reference/bench_torch.py. Progress goes to stderr.
-//   node tools/bench.js [--parts kernels,forward,decomcam] [--backend auto|ts|wasm|gpu] [--threads N]
-//                       [--reps 5] [--prepare] [--json FILE]
-import { writeFileSync } from 'node:fs';
+//   node tools/bench.js [--parts kernels,forward,decomcam,load] [--backend auto|ts|wasm|gpu] [--threads N]
+//                       [--reps 5] [--prepare] [--json FILE] [--load-dir DIR] [--vocab FILE]
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -26,23 +31,26 @@ import { createGpuBackend, gpuModeUnavailable } from '../dist/kernels/gpujs/back
 import { layernormForward } from '../dist/nn/layernorm.js';
 import { activationForward } from '../dist/nn/gelu.js';
 import { parseHfConfig } from '../dist/clip/config.js';
+import { LOAD_FILES, loadTable, measureLoad } from './bench_load.js';
 // wabt (a devDependency) assembles the peak probe of the kernels part; without it the probe is skipped
 const wabt = await import('wabt').then((m) => m.default()).catch(() => null);
 
 const { values: args } = parseArgs({
   options: {
-    parts: { type: 'string', default: 'kernels,forward,decomcam' },
+    parts: { type: 'string', default: 'kernels,forward,decomcam,load' },
     backend: { type: 'string', default: 'auto' },
     threads: { type: 'string' },
     reps: { type: 'string', default: '5' },
     json: { type: 'string' },
     prepare: { type: 'boolean', default: false },
+    'load-dir': { type: 'string', default: '/tmp/decomcam-load' },
+    vocab: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
-  process.stdout.write('usage: node tools/bench.js [--parts kernels,forward,decomcam] [--backend auto|ts|wasm|gpu] '
-    + '[--threads N] [--reps 5] [--prepare] [--json FILE]\n');
+  process.stdout.write('usage: node tools/bench.js [--parts kernels,forward,decomcam,load] [--backend auto|ts|wasm|gpu] '
+    + '[--threads N] [--reps 5] [--prepare] [--json FILE] [--load-dir DIR] [--vocab FILE]\n');
   process.exit(0);
 }
 // the fused wasm build where the engine can have it (Node 20: a V8 flag, turned on here as the tools do)
@@ -50,7 +58,7 @@ if (process.env.DECOMCAM_WASM_FMA !== '0') enableRelaxedSimd();
 const reps = Number(args.reps);
 const parts = new Set(args.parts.split(','));
 const log = (m) => process.stderr.write(`${m}\n`);
-const report = { machine: machine(), kernels: [], forward: [], decomcam: null };
+const report = { machine: machine(), kernels: [], forward: [], decomcam: null, load: null };
 
 function machine() {
   return { node: process.version, cores: availableParallelism(), cpu: cpus()[0]?.model, loadAverage: loadavg() };
@@ -312,10 +320,25 @@ function benchDecomcam() {
   }
 }
 
+// Loading real files (tools/bench_load.js), when --load-dir holds them.
+function benchLoad() {
+  const dir = args['load-dir'];
+  if (!existsSync(join(dir, LOAD_FILES[0]))) {
+    console.log(`\n## loading ViT-B/16 files: skipped, no ${join(dir, LOAD_FILES[0])} (node tools/bench_load.js --dir ${dir} writes it;` +
+      ` /usr/bin/python3 reference/torch_checkpoint_fixtures.py --bench ${dir} the .pt files)`);
+    return;
+  }
+  const rows = measureLoad({ dir, backend: 'wasm', reps: Math.min(reps, 3), vocab: args.vocab, write: false });
+  report.load = rows;
+  console.log(`\n## loading ViT-B/16 files, backend wasm (ms and peak RSS, median of ${Math.min(reps, 3)}, each run a fresh process)`);
+  console.log(loadTable(rows));
+}
+
 log(`load average (1, 5, 15 min): ${report.machine.loadAverage.map((x) => x.toFixed(2)).join(', ')}`);
 if (parts.has('decomcam')) benchDecomcam();
 if (parts.has('kernels')) benchKernels();
 if (parts.has('forward')) benchForward();
+if (parts.has('load')) benchLoad();
 report.machine.loadAverageAtEnd = loadavg();
 log(`load average at the end: ${report.machine.loadAverageAtEnd.map((x) => x.toFixed(2)).join(', ')}`);
 if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2));

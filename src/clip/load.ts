@@ -4,12 +4,15 @@
 // plus the tokenizer from the same folder (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz).
 // `dir` may also be the path of the OpenAI .safetensors file itself, or a PyTorch checkpoint (io/torch.ts: a
 // torch.save or TorchScript .pt/.bin, a folder holding one, or sharded pytorch_model-*.bin with their index).
+// The files are opened, not read whole: after their headers are checked, each tensor is read straight into its
+// parameter (in the backend's memory where it has one), so no file-sized buffer is ever held.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DecomcamError, describeJson, fail } from '../errors.js';
-import { readSafetensors, type StTensor } from '../io/safetensors.js';
-import { findTorchWeights } from '../io/torch.js';
+import { openSafetensors } from '../io/safetensors.js';
+import type { FileTensor } from '../io/tensorfile.js';
+import { openTorchWeights } from '../io/torch.js';
 import type { Backend } from '../kernels/backend.js';
 import { defaultBackend } from '../kernels/choose.js';
 import type { DType } from '../tensor/tensor.js';
@@ -38,40 +41,52 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; 
   const folder = isFile ? dirname(dir) : dir;
   const configPath = join(folder, 'config.json');
 
-  // which file(s), which layout, which configuration
-  let tensors: Map<string, StTensor>;
+  // which file(s), which layout, which configuration; every file opened is closed before loadClip returns
+  const opened: { close(): void }[] = [];
   let source: string;
   let config: ClipConfig;
-  let configSource: string;
-  let layout: Layout;
-  const torch = findTorchWeights(dir); // null unless a PyTorch checkpoint (then it stands in for the safetensors)
-  if (!isFile && existsSync(configPath)) {
-    ({ tensors, source } = torch ?? readHfWeights(folder));
-    layout = detectLayout(tensors, source);
-    config = parseHfConfig(readJsonFile(configPath), configPath);
-    configSource = configPath;
-  } else {
-    source = torch ? torch.source : isFile ? dir : onlySafetensors(folder);
-    tensors = torch ? torch.tensors : readSafetensors(source).tensors;
-    layout = detectLayout(tensors, source);
-    if (layout === 'hf') fail(`${source} has Hugging Face tensor names but ${configPath} is missing (an HF model needs its config.json)`);
-    config = inferOpenAiConfig(new Map([...tensors].map(([k, t]) => [k, t.shape])), source);
-    configSource = 'the shapes of its tensors';
-  }
-
-  // every tensor's shape against the configuration first: nothing is allocated for a config the file does not back
-  checkCheckpoint(paramSpecs(config), tensors, layout, source, configSource);
-  const backend = opts.backend ?? (dtype === 'float32' ? defaultBackend().backend : undefined); // auto; float64: the reference
+  let backend: Backend | undefined;
   let params: Params;
   try {
-    params = allocParams(config, dtype, backend);
-  } catch (e) {
-    const n = parameterCount(config);
-    const bytes = n * (dtype === 'float64' ? 8 : 4);
-    fail(`${source}: the model's ${n} parameters need ${(bytes / 2 ** 30).toFixed(1)} GiB as ${dtype}, which cannot be ` +
-      `allocated here (${(e as Error).message})`);
+    let tensors: Map<string, FileTensor>;
+    let configSource: string;
+    let layout: Layout;
+    const torch = openTorchWeights(dir); // null unless a PyTorch checkpoint (then it stands in for the safetensors)
+    if (torch) opened.push(torch);
+    if (!isFile && existsSync(configPath)) {
+      ({ tensors, source } = torch ?? openHfWeights(folder, opened));
+      layout = detectLayout(tensors, source);
+      config = parseHfConfig(readJsonFile(configPath), configPath);
+      configSource = configPath;
+    } else {
+      source = torch ? torch.source : isFile ? dir : onlySafetensors(folder);
+      tensors = torch ? torch.tensors : openOne(source, opened);
+      layout = detectLayout(tensors, source);
+      if (layout === 'hf') fail(`${source} has Hugging Face tensor names but ${configPath} is missing (an HF model needs its config.json)`);
+      config = inferOpenAiConfig(new Map([...tensors].map(([k, t]) => [k, t.shape])), source);
+      configSource = 'the shapes of its tensors';
+    }
+
+    // every tensor's shape against the configuration first: nothing is allocated for a config the file does not back
+    checkCheckpoint(paramSpecs(config), tensors, layout, source, configSource);
+    backend = opts.backend ?? (dtype === 'float32' ? defaultBackend().backend : undefined); // auto; float64: the reference
+    try {
+      params = allocParams(config, dtype, backend);
+    } catch (e) {
+      const n = parameterCount(config);
+      const bytes = n * (dtype === 'float64' ? 8 : 4);
+      fail(`${source}: the model's ${n} parameters need ${(bytes / 2 ** 30).toFixed(1)} GiB as ${dtype}, which cannot be ` +
+        `allocated here (${(e as Error).message})`);
+    }
+    try {
+      fillFromCheckpoint(params, tensors, layout, source, configSource);
+    } catch (e) { // (a file that changed under us) the parameters' memory goes back to the backend
+      if (dtype === 'float32' && backend?.alloc && backend.free) backend.free(params.data as Float32Array);
+      throw e;
+    }
+  } finally {
+    for (const f of opened) f.close();
   }
-  fillFromCheckpoint(params, tensors, layout, source, configSource);
   // the tokenizer beside the weights, or in opts.vocab (a folder, or a file in it)
   const vocabDir = opts.vocab ? (existsSync(opts.vocab) && statSync(opts.vocab).isFile() ? dirname(opts.vocab) : opts.vocab) : folder;
   const hasVocab = (existsSync(join(vocabDir, 'vocab.json')) && existsSync(join(vocabDir, 'merges.txt'))) ||
@@ -85,19 +100,26 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; 
   return createClip(config, params, { backend, tokenizer, source });
 }
 
-// model.safetensors, or the shards listed by model.safetensors.index.json.
-function readHfWeights(folder: string): { tensors: Map<string, StTensor>; source: string } {
+// One safetensors file, opened (and remembered in `opened`, to be closed).
+function openOne(path: string, opened: { close(): void }[]): Map<string, FileTensor> {
+  const f = openSafetensors(path);
+  opened.push(f);
+  return f.tensors;
+}
+
+// model.safetensors, or the shards listed by model.safetensors.index.json, opened.
+function openHfWeights(folder: string, opened: { close(): void }[]): { tensors: Map<string, FileTensor>; source: string } {
   const single = join(folder, 'model.safetensors');
-  if (existsSync(single)) return { tensors: readSafetensors(single).tensors, source: single };
+  if (existsSync(single)) return { tensors: openOne(single, opened), source: single };
   const index = join(folder, 'model.safetensors.index.json');
   if (existsSync(index)) {
     const json = readJsonFile(index);
     const map = typeof json === 'object' && json !== null ? (json as Record<string, unknown>).weight_map : undefined;
     if (typeof map !== 'object' || map === null || Array.isArray(map)) fail(`${index} has no "weight_map" object`);
-    const tensors = new Map<string, StTensor>();
+    const tensors = new Map<string, FileTensor>();
     for (const shard of new Set(Object.values(map as Record<string, unknown>))) {
       if (typeof shard !== 'string') fail(`${index}: weight_map names a shard ${describeJson(shard)}, expected a file name`);
-      for (const [k, t] of readSafetensors(join(folder, basename(shard))).tensors) tensors.set(k, t);
+      for (const [k, t] of openOne(join(folder, basename(shard)), opened)) tensors.set(k, t);
     }
     return { tensors, source: index };
   }

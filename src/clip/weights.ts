@@ -7,6 +7,7 @@
 
 import { fail } from '../errors.js';
 import type { StTensor } from '../io/safetensors.js';
+import { isFloatDType, type FileTensor } from '../io/tensorfile.js';
 import type { Backend } from '../kernels/backend.js';
 import { allocOn } from '../kernels/workspace.js';
 import { seededUniform } from '../tensor/rng.js';
@@ -220,6 +221,21 @@ export function fillSeeded(params: Params, config: ClipConfig, seed: number): vo
 /** The key layout of a checkpoint: Hugging Face (transformers) or openai/CLIP. */
 export type Layout = 'hf' | 'openai';
 
+/**
+ * A checkpoint tensor: read already (StTensor, its data in memory), or still in its file (FileTensor, read
+ * straight into the parameter it fills).
+ */
+export type CheckpointTensor = StTensor | FileTensor;
+
+function inFile(t: CheckpointTensor): t is FileTensor {
+  return 'readInto' in t;
+}
+
+// Whether a checkpoint tensor holds floats (read: F16/BF16 arrive widened to Float32Array; in a file: its dtype).
+function isFloatTensor(t: CheckpointTensor): boolean {
+  return inFile(t) ? isFloatDType(t.dtype) : t.data instanceof Float32Array || t.data instanceof Float64Array;
+}
+
 // Tensors a checkpoint may hold that the model does not use.
 function ignorable(key: string): boolean {
   return key.endsWith('position_ids') || key === 'input_resolution' || key === 'context_length' || key === 'vocab_size';
@@ -231,7 +247,7 @@ function ignorable(key: string): boolean {
  * claims 10^9 layers) is refused here by name instead of after a multi-gigabyte allocation.
  */
 export function checkCheckpoint(
-  specs: ParamSpec[], tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
+  specs: ParamSpec[], tensors: ReadonlyMap<string, CheckpointTensor>, layout: Layout, source: string, configSource: string): void {
   const used = new Set<string>();
   const check = (key: string, shape: number[]): void => {
     const t = tensors.get(key);
@@ -241,7 +257,7 @@ export function checkCheckpoint(
     if (!ok && !scalarOk) {
       fail(`tensor "${key}" in ${source} has shape ${shapeString(t.shape)}, but ${configSource} implies ${shapeString(shape)}`);
     }
-    if (!(t.data instanceof Float32Array) && !(t.data instanceof Float64Array)) {
+    if (!isFloatTensor(t)) {
       fail(`tensor "${key}" in ${source} has dtype ${t.dtype}, expected a float dtype (F32, F16, BF16, F64)`);
     }
     used.add(key);
@@ -259,27 +275,41 @@ export function checkCheckpoint(
 }
 
 /**
- * Copy a checkpoint's tensors into params, after checkCheckpoint.
+ * Copy a checkpoint's tensors into params, after checkCheckpoint. A tensor still in its file is read straight
+ * into its parameter's view (the one copy on its way in), except the two transposed projections (small).
  */
 export function fillFromCheckpoint(
-  params: Params, tensors: Map<string, StTensor>, layout: Layout, source: string, configSource: string): void {
+  params: Params, tensors: ReadonlyMap<string, CheckpointTensor>, layout: Layout, source: string, configSource: string): void {
   checkCheckpoint(params.specs, tensors, layout, source, configSource);
-  const get = (key: string): Float => {
-    const data = tensors.get(key)?.data;
-    if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) fail(`tensor "${key}" vanished from ${source}`);
-    return data;
+  const get = (key: string): CheckpointTensor => {
+    const t = tensors.get(key);
+    if (!t || !isFloatTensor(t)) fail(`tensor "${key}" vanished from ${source}`);
+    return t;
+  };
+  // tensor `key` into dst[at…]
+  const into = (key: string, dst: Float, at: number): void => {
+    const t = get(key);
+    if (inFile(t)) t.readInto(dst, at);
+    else dst.set(t.data as Float, at);
   };
   for (const s of params.specs) {
     const view = param(params, s.name);
     if (layout === 'hf') {
       const n = numel(hfPartShape(s));
-      s.hf.forEach((key, i) => view.set(get(key), i * n));
+      s.hf.forEach((key, i) => into(key, view, i * n));
     } else if (s.openaiTransposed) {
       const [rows, cols] = s.shape; // ours (E, width); OpenAI's (width, E)
-      const src = get(s.openai);
+      const t = get(s.openai);
+      let src: Float;
+      if (inFile(t)) {
+        src = allocFloat(params.dtype, rows * cols);
+        t.readInto(src, 0);
+      } else {
+        src = t.data as Float;
+      }
       for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) view[r * cols + c] = src[c * rows + r];
     } else {
-      view.set(get(s.openai));
+      into(s.openai, view, 0);
     }
   }
 }
@@ -287,7 +317,7 @@ export function fillFromCheckpoint(
 /**
  * Which naming a checkpoint uses, from two tell-tale tensors; a ResNet CLIP is refused by name.
  */
-export function detectLayout(tensors: Map<string, StTensor>, source: string): Layout {
+export function detectLayout(tensors: ReadonlyMap<string, CheckpointTensor>, source: string): Layout {
   if (tensors.has('vision_model.embeddings.patch_embedding.weight')) return 'hf';
   if (tensors.has('visual.conv1.weight')) return 'openai';
   if ([...tensors.keys()].some((k) => k.startsWith('visual.layer1.'))) {

@@ -2,13 +2,15 @@
 // Layout: u64 little-endian header length N · N bytes of JSON {name: {dtype, shape, data_offsets:[b,e]},
 // "__metadata__": {str: str}} · the data, offsets relative to its start. Every check is made before any
 // tensor is read. F16 and BF16 are widened to Float32Array on read; other dtypes are views over the file's
-// one buffer where alignment allows (else a single copy of that tensor).
+// one buffer where alignment allows (else a single copy of that tensor). openSafetensors reads only the header
+// and leaves each tensor in the file until it is read into its destination (io/tensorfile.ts).
 
 import { readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
 import { DecomcamError, describeJson, fail } from '../errors.js';
 import { numel, tensor, type Tensor } from '../tensor/tensor.js';
-import { bf16ToFloat, floatToBf16, floatToHalf, halfToFloat } from './half.js';
+import { floatToBf16, floatToHalf, widenInto } from './half.js';
+import { fileTensor, memorySource, TensorFile, type ByteSource, type FileTensor } from './tensorfile.js';
 
 /** The element types a safetensors file may declare. */
 export type StDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL' | 'U16' | 'U32' | 'U64';
@@ -102,32 +104,31 @@ function viewAs(dtype: StDType, bytes: Uint8Array, begin: number, end: number): 
 // F16/BF16 are widened to float32 (a new array; the only copies the reader makes besides misalignment).
 function widen(dtype: StDType, raw: StData): StData {
   if (dtype !== 'F16' && dtype !== 'BF16') return raw;
-  const src = raw as Uint16Array;
-  const out = new Float32Array(src.length);
-  const conv = dtype === 'F16' ? halfToFloat : bf16ToFloat;
-  for (let i = 0; i < src.length; i++) out[i] = conv(src[i]);
+  const out = new Float32Array(raw.length);
+  widenInto(dtype, raw as Uint16Array, out, 0);
   return out;
 }
 
-/**
- * Parses the bytes of a safetensors file; every header offset and shape is checked, and a malformed file throws
- * DecomcamError naming source.
- */
-export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile {
-  const where = `safetensors ${source}`;
-  if (bytes.length < 8) fail(`${where}: file is ${bytes.length} bytes, shorter than the 8-byte header length`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n64 = dv.getBigUint64(0, true);
+// One tensor's header entry, checked: dtype, shape and its bytes [begin, end) in the data section.
+interface Entry { name: string; dtype: StDType; shape: number[]; begin: number; end: number }
+
+// The header of the safetensors file `src` holds: every offset and shape checked against the file's size, and
+// the data covered exactly; dataStart is where the data section begins in the file.
+function readHeader(src: ByteSource, where: string): { entries: Entry[]; metadata: Record<string, string> | null; dataStart: number } {
+  if (src.size < 8) fail(`${where}: file is ${src.size} bytes, shorter than the 8-byte header length`);
+  const first = src.bytes(0, 8);
+  const n64 = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER_BYTES)) {
     fail(`${where}: header length ${n64} is absurdly large (limit ${MAX_HEADER_BYTES} bytes) — not a safetensors file?`);
   }
   const headerLen = Number(n64);
-  if (8 + headerLen > bytes.length) {
-    fail(`${where}: header length ${headerLen} is larger than the file (${bytes.length} bytes) — truncated or not safetensors`);
+  if (8 + headerLen > src.size) {
+    fail(`${where}: header length ${headerLen} is larger than the file (${src.size} bytes) — truncated or not safetensors`);
   }
+  const head = src.bytes(8, headerLen);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(head);
   } catch {
     fail(`${where}: header is not valid UTF-8`);
   }
@@ -148,9 +149,8 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
   }
 
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
-  const data = bytes.subarray(dataStart);
-  const entries: { name: string; dtype: StDType; shape: number[]; begin: number; end: number }[] = [];
+  const dataLen = src.size - dataStart;
+  const entries: Entry[] = [];
   let metadata: Record<string, string> | null = null;
 
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
@@ -200,7 +200,16 @@ export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile
     cursor = e.end;
   }
   if (cursor !== dataLen) fail(`${where}: ${dataLen - cursor} bytes after the last tensor are not described by the header`);
+  return { entries, metadata, dataStart };
+}
 
+/**
+ * Parses the bytes of a safetensors file; every header offset and shape is checked, and a malformed file throws
+ * DecomcamError naming source.
+ */
+export function parseSafetensors(bytes: Uint8Array, source = '<buffer>'): StFile {
+  const { entries, metadata, dataStart } = readHeader(memorySource(bytes), `safetensors ${source}`);
+  const data = bytes.subarray(dataStart);
   const tensors = new Map<string, StTensor>();
   for (const e of entries) {
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: widen(e.dtype, viewAs(e.dtype, data, e.begin, e.end)) });
@@ -225,6 +234,30 @@ export function readSafetensors(path: string): StFile {
     fail(`cannot read safetensors file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return parseSafetensors(bytes, path);
+}
+
+/** An open safetensors file: its tensors not read yet (FileTensor.readInto reads one); close() when done. */
+export interface OpenSafetensors {
+  tensors: Map<string, FileTensor>;
+  metadata: Record<string, string> | null;
+  close(): void;
+}
+
+/**
+ * Opens a safetensors file: its header is read and checked as readSafetensors does (regular files up to 4 GiB),
+ * the tensor data is left in the file until each tensor's readInto.
+ */
+export function openSafetensors(path: string): OpenSafetensors {
+  const file = new TensorFile(path, { what: 'safetensors', expected: 'a .safetensors file', readAs: 'safetensors file' }, MAX_FILE_BYTES);
+  try {
+    const { entries, metadata, dataStart } = readHeader(file, `safetensors ${path}`);
+    const tensors = new Map<string, FileTensor>();
+    for (const e of entries) tensors.set(e.name, fileTensor(file, e.dtype, e.shape, dataStart + e.begin, e.name));
+    return { tensors, metadata, close: () => file.close() };
+  } catch (e) {
+    file.close();
+    throw e;
+  }
 }
 
 /**

@@ -5,16 +5,19 @@
 //   walked into OpenAI's dotted names, keeping the attributes the archive's code/ declares as parameters or
 //   buffers (those two lists are read as text; the code is never evaluated). F16/BF16 widen to float32 as the
 //   safetensors reader does; a contiguous, aligned F32/F64 tensor is a view over the file's one buffer.
+// The model loader opens a checkpoint instead (openTorchWeights): only the zip's records and data.pkl are read,
+// and each tensor later, by offset, straight into its parameter (io/tensorfile.ts).
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fail } from '../errors.js';
-import { bf16ToFloat, halfToFloat } from './half.js';
+import { wideningTable, widenInto } from './half.js';
 import {
   describe, PickleObject, storageFromPid, TensorRef, TORCH_DTYPE_SIZE, unpickle, type StorageRef, type TorchDType,
 } from './pickle.js';
 import type { StData, StTensor } from './safetensors.js';
-import { looksLikeZip, readZip, zipEntryBytes, type ZipArchive } from './zip.js';
+import { fileTensor, TensorFile, type FileTensor } from './tensorfile.js';
+import { looksLikeZip, openZip, readZip, zipEntryBytes, type ZipArchive } from './zip.js';
 
 /** The tensors of a PyTorch checkpoint (torch.save zip or TorchScript archive), by name. */
 export interface TorchCheckpoint {
@@ -34,23 +37,10 @@ const NESTED_KEYS = ['state_dict', 'model', 'model_state_dict', 'module'];
 
 // ---- widening ------------------------------------------------------------------------------------------
 
-// All 65536 half / bfloat16 values as float32: widening is then one table read per element (exact, as
-// halfToFloat / bf16ToFloat; the tables are built once, 512 KiB).
-let halfTable: Float32Array | null = null;
-let bf16Table: Float32Array | null = null;
-function wideningTable(dtype: 'F16' | 'BF16'): Float32Array {
-  if (dtype === 'F16') {
-    if (!halfTable) { halfTable = new Float32Array(65536); for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i); }
-    return halfTable;
-  }
-  if (!bf16Table) { bf16Table = new Float32Array(65536); for (let i = 0; i < 65536; i++) bf16Table[i] = bf16ToFloat(i); }
-  return bf16Table;
-}
-
-// out[i] = table[h[i]]: its own small function so the loop sees one array type (fast, monomorphic).
-function widen16(h: Uint16Array, table: Float32Array): Float32Array {
+// F16/BF16 elements as a new float32 array (io/half.ts's table: the same bits as halfToFloat / bf16ToFloat).
+function widen16(dtype: 'F16' | 'BF16', h: Uint16Array): Float32Array {
   const out = new Float32Array(h.length);
-  for (let i = 0; i < h.length; i++) out[i] = table[h[i]];
+  widenInto(dtype, h, out, 0);
   return out;
 }
 
@@ -86,10 +76,10 @@ function emptyLike(dtype: TorchDType, n: number): StData {
 
 // ---- one archive -----------------------------------------------------------------------------------------
 
-// Reads a tensor reference into an StTensor: checks offset + extent against the storage, then takes a view
-// (contiguous F32/F64/ints), widens (F16/BF16) or gathers a strided view into a fresh contiguous array.
-function materialise(zip: ZipArchive, prefix: string, name: string, ref: TensorRef, where: string): StTensor {
-  const { shape, stride, offset, dtype } = ref;
+// Checks a tensor reference against its storage (offset + extent within it, no overlapping view); whether it is
+// contiguous (then its elements are the storage's from `offset` on).
+function checkRef(name: string, ref: TensorRef, where: string): { n: number; contiguous: boolean } {
+  const { shape, stride, offset } = ref;
   const what = `${where}: tensor "${name}" (storage "${ref.storage.key}", ${ref.storage.numel} elements)`;
   let n = 1;
   for (const s of shape) n *= s;
@@ -100,27 +90,36 @@ function materialise(zip: ZipArchive, prefix: string, name: string, ref: TensorR
     fail(`${what}: offset ${offset}, shape [${shape.join(', ')}] and strides [${stride.join(', ')}] reach element ${last}, past its storage`);
   }
   if (n > ref.storage.numel) fail(`${what}: ${n} elements over a storage of ${ref.storage.numel} (overlapping views are not supported)`);
-  const raw = zipEntryBytes(zip, `${prefix}data/${ref.storage.key}`);
-  const src = storageView(dtype, raw, ref.storage.numel);
-  const st: StTensor['dtype'] = dtype;
-
   let contiguous = true;
   for (let d = shape.length - 1, want = 1; d >= 0; d--) {
     if (shape[d] !== 1 && stride[d] !== want) contiguous = false;
     want *= shape[d];
   }
+  return { n, contiguous };
+}
+
+// Reads a tensor reference into an StTensor: checks offset + extent against the storage, then takes a view
+// (contiguous F32/F64/ints), widens (F16/BF16) or gathers a strided view into a fresh contiguous array.
+function materialise(zip: ZipArchive, prefix: string, name: string, ref: TensorRef, where: string): StTensor {
+  const { shape, stride, offset, dtype } = ref;
+  const { n, contiguous } = checkRef(name, ref, where);
+  const raw = zipEntryBytes(zip, `${prefix}data/${ref.storage.key}`);
+  const src = storageView(dtype, raw, ref.storage.numel);
+  const st: StTensor['dtype'] = dtype;
   const table = dtype === 'F16' || dtype === 'BF16' ? wideningTable(dtype) : null;
   if (contiguous) {
     const part = src.subarray(offset, offset + n);
     if (!table) return { dtype: st, shape, data: part };
-    return { dtype: st, shape, data: widen16(part as Uint16Array, table) };
+    return { dtype: st, shape, data: widen16(dtype as 'F16' | 'BF16', part as Uint16Array) };
   }
-  // strided: walk the index like an odometer, last axis fastest
+  // strided: walk the index like an odometer, last axis fastest (F16/BF16: the table's bits, as widenInto)
   const out = emptyLike(dtype, n);
+  const outBits = table ? new Uint32Array(out.buffer, out.byteOffset, n) : null;
+  const tableBits = table ? new Uint32Array(table.buffer) : null;
   const idx = new Array<number>(shape.length).fill(0);
   let p = offset;
   for (let i = 0; i < n; i++) {
-    if (table) (out as Float32Array)[i] = table[(src as Uint16Array)[p]];
+    if (outBits && tableBits) outBits[i] = tableBits[(src as Uint16Array)[p]];
     else (out as Float32Array)[i] = (src as Float32Array)[p]; // (same element type on both sides)
     for (let d = shape.length - 1; d >= 0; d--) {
       if (++idx[d] < shape[d]) { p += stride[d]; break; }
@@ -187,20 +186,20 @@ function stateDictOf(root: unknown, where: string): Map<string, TensorRef> {
   return out;
 }
 
-/**
- * Parses the bytes of a PyTorch checkpoint (zip-format torch.save or TorchScript) into its tensors; a "module."
- * prefix on every name is dropped. Legacy (non-zip) pickles are refused.
- */
-export function parseTorchCheckpoint(bytes: Uint8Array, source: string): TorchCheckpoint {
-  const where = `PyTorch checkpoint ${source}`;
-  if (!looksLikeZip(bytes)) {
-    if (bytes.length > 1 && bytes[0] === 0x80) {
-      fail(`${where} is in the legacy torch.save format (PyTorch < 1.6), which is not supported: re-save it with a newer ` +
-        'PyTorch (torch.save(torch.load(f), f2)) or convert it to safetensors');
-    }
-    fail(`${where} is not a zip archive, so not a torch.save (>= 1.6) or torch.jit.save file`);
+// The first bytes must be a zip's: a legacy (pickle-first) torch.save or anything else is refused by name.
+function checkZipMagic(head: Uint8Array, size: number, where: string): void {
+  if (looksLikeZip(head)) return;
+  if (size > 1 && head[0] === 0x80) {
+    fail(`${where} is in the legacy torch.save format (PyTorch < 1.6), which is not supported: re-save it with a newer ` +
+      'PyTorch (torch.save(torch.load(f), f2)) or convert it to safetensors');
   }
-  const zip = readZip(bytes, source);
+  fail(`${where} is not a zip archive, so not a torch.save (>= 1.6) or torch.jit.save file`);
+}
+
+// The tensor references of an archive's data.pkl, by name: a torch.save state dict, or a TorchScript module tree
+// walked into dotted names. Every storage named is checked against its zip entry; no tensor data is read.
+function archiveRefs(zip: ZipArchive, source: string, where: string):
+  { prefix: string; refs: Map<string, TensorRef>; format: TorchCheckpoint['format'] } {
   const pkls = [...zip.entries.keys()].filter((k) => /^[^/]+\/data\.pkl$/.test(k));
   if (pkls.length === 0) fail(`${where}: the zip has no <name>/data.pkl, so it is not a PyTorch archive`);
   if (pkls.length > 1) fail(`${where}: the zip has several data.pkl files (${pkls.slice(0, 3).join(', ')})`);
@@ -220,17 +219,24 @@ export function parseTorchCheckpoint(bytes: Uint8Array, source: string): TorchCh
   };
   const root = unpickle(zipEntryBytes(zip, pkls[0]), `${source}:${pkls[0]}`, { persistentLoad });
 
-  let refs: Map<string, TensorRef>;
-  let format: TorchCheckpoint['format'];
   if (root instanceof PickleObject) {
-    refs = new Map();
+    const refs = new Map<string, TensorRef>();
     walkModule(zip, prefix, root, '', refs, new Map(), new Set(), where);
     if (refs.size === 0) fail(`${where}: the TorchScript module holds no parameters`);
-    format = 'torchscript';
-  } else {
-    refs = stateDictOf(root, where);
-    format = 'torch.save';
+    return { prefix, refs, format: 'torchscript' };
   }
+  return { prefix, refs: stateDictOf(root, where), format: 'torch.save' };
+}
+
+/**
+ * Parses the bytes of a PyTorch checkpoint (zip-format torch.save or TorchScript) into its tensors; a "module."
+ * prefix on every name is dropped. Legacy (non-zip) pickles are refused.
+ */
+export function parseTorchCheckpoint(bytes: Uint8Array, source: string): TorchCheckpoint {
+  const where = `PyTorch checkpoint ${source}`;
+  checkZipMagic(bytes, bytes.length, where);
+  const zip = readZip(bytes, source);
+  const { prefix, refs, format } = archiveRefs(zip, source, where);
   const tensors = new Map<string, StTensor>();
   for (const [name, ref] of refs) tensors.set(name, materialise(zip, prefix, name, ref, where));
   return { tensors, source, format };
@@ -249,10 +255,57 @@ export function readTorchCheckpoint(path: string): TorchCheckpoint {
   return parseTorchCheckpoint(readBytes(path, 'PyTorch checkpoint'), path);
 }
 
+/** An open PyTorch checkpoint: its tensors not read yet (FileTensor.readInto reads one); close() when done. */
+export interface OpenTorchCheckpoint {
+  tensors: Map<string, FileTensor>;
+  source: string;
+  format: 'torch.save' | 'torchscript';
+  close(): void;
+}
+
+// A tensor of an open archive: a contiguous one in a stored entry (all PyTorch writes) is read by offset, straight
+// into its destination; anything else (a strided view, a deflated storage) is materialised from its storage then.
+function archiveTensor(file: TensorFile, zip: ZipArchive, prefix: string, name: string, ref: TensorRef, where: string): FileTensor {
+  const { contiguous } = checkRef(name, ref, where);
+  const entry = zip.entries.get(`${prefix}data/${ref.storage.key}`);
+  if (!entry) fail(`${where}: storage "${ref.storage.key}" of tensor "${name}" is not in the archive`);
+  if (contiguous && entry.method === 0) {
+    return fileTensor(file, ref.dtype, ref.shape, entry.dataStart + ref.offset * TORCH_DTYPE_SIZE[ref.dtype], name);
+  }
+  return {
+    dtype: ref.dtype,
+    shape: ref.shape,
+    readInto(dst, at) {
+      const { data } = materialise(zip, prefix, name, ref, where);
+      if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) fail(`${where}: tensor "${name}" has dtype ${ref.dtype}, expected a float dtype`);
+      dst.set(data, at);
+    },
+  };
+}
+
 /**
- * A Hugging Face shard index (pytorch_model.bin.index.json): every shard it names, from the same folder.
+ * Opens a PyTorch checkpoint file: the zip's records and data.pkl are read and checked as parseTorchCheckpoint
+ * does, the tensor data is left in the file until each tensor's readInto.
  */
-export function readTorchIndex(indexPath: string): TorchCheckpoint {
+export function openTorchCheckpoint(path: string): OpenTorchCheckpoint {
+  const file = new TensorFile(path, { what: 'PyTorch checkpoint', expected: 'a .pt/.pth/.bin/.ckpt file', readAs: 'PyTorch checkpoint' }, Number.MAX_SAFE_INTEGER);
+  try {
+    const where = `PyTorch checkpoint ${path}`;
+    checkZipMagic(file.bytes(0, Math.min(4, file.size)), file.size, where);
+    const zip = openZip(file, path);
+    const { prefix, refs, format } = archiveRefs(zip, path, where);
+    const tensors = new Map<string, FileTensor>();
+    for (const [name, ref] of refs) tensors.set(name, archiveTensor(file, zip, prefix, name, ref, where));
+    return { tensors, source: path, format, close: () => file.close() };
+  } catch (e) {
+    file.close();
+    throw e;
+  }
+}
+
+// The tensors of every shard a shard index names (each a file in the index's folder, read by `read`), checked
+// against its weight map: no tensor in two shards, none listed but missing.
+function indexedShards<T>(indexPath: string, read: (shardPath: string) => Map<string, T>): Map<string, T> {
   let map: unknown;
   try {
     map = JSON.parse(new TextDecoder().decode(readBytes(indexPath, 'shard index'))).weight_map;
@@ -261,10 +314,10 @@ export function readTorchIndex(indexPath: string): TorchCheckpoint {
   }
   if (typeof map !== 'object' || map === null || Array.isArray(map)) fail(`${indexPath} has no "weight_map" object`);
   const weightMap = map as Record<string, unknown>;
-  const tensors = new Map<string, StTensor>();
+  const tensors = new Map<string, T>();
   for (const shard of new Set(Object.values(weightMap))) {
     if (typeof shard !== 'string' || basename(shard) !== shard) fail(`${indexPath}: shard ${JSON.stringify(shard)} is not a file name in its folder`);
-    for (const [k, t] of readTorchCheckpoint(join(dirname(indexPath), shard)).tensors) {
+    for (const [k, t] of read(join(dirname(indexPath), shard))) {
       if (tensors.has(k)) fail(`${indexPath}: tensor "${k}" is in more than one shard`);
       tensors.set(k, t);
     }
@@ -272,7 +325,44 @@ export function readTorchIndex(indexPath: string): TorchCheckpoint {
   for (const [k, shard] of Object.entries(weightMap)) {
     if (!tensors.has(k)) fail(`${indexPath} lists tensor "${k}" in ${String(shard)}, but that shard does not hold it`);
   }
-  return { tensors, source: indexPath, format: 'torch.save' };
+  return tensors;
+}
+
+/**
+ * A Hugging Face shard index (pytorch_model.bin.index.json): every shard it names, from the same folder.
+ */
+export function readTorchIndex(indexPath: string): TorchCheckpoint {
+  return { tensors: indexedShards(indexPath, (p) => readTorchCheckpoint(p).tensors), source: indexPath, format: 'torch.save' };
+}
+
+/** The same, each shard opened (openTorchCheckpoint) rather than read; close() closes them all. */
+export function openTorchIndex(indexPath: string): OpenTorchCheckpoint {
+  const opened: OpenTorchCheckpoint[] = [];
+  const close = (): void => { for (const c of opened) c.close(); };
+  try {
+    const tensors = indexedShards(indexPath, (p) => { const c = openTorchCheckpoint(p); opened.push(c); return c.tensors; });
+    return { tensors, source: indexPath, format: 'torch.save', close };
+  } catch (e) {
+    close();
+    throw e;
+  }
+}
+
+// Which PyTorch weights `path` means: a .pt/.pth/.bin/.ckpt file, a shard index, or a folder holding
+// pytorch_model.bin, its index, or one such file and no safetensors; null when none.
+function torchWeightsAt(path: string): { file: string; index: boolean } | null {
+  if (!existsSync(path)) return null;
+  if (statSync(path).isFile()) {
+    if (path.endsWith('.bin.index.json')) return { file: path, index: true };
+    return TORCH_FILE.test(path) ? { file: path, index: false } : null;
+  }
+  const files = readdirSync(path);
+  if (files.some((f) => f.endsWith('.safetensors') || f === 'model.safetensors.index.json')) return null;
+  if (files.includes('pytorch_model.bin')) return { file: join(path, 'pytorch_model.bin'), index: false };
+  if (files.includes('pytorch_model.bin.index.json')) return { file: join(path, 'pytorch_model.bin.index.json'), index: true };
+  const candidates = files.filter((f) => TORCH_FILE.test(f) && statSync(join(path, f)).isFile());
+  if (candidates.length > 1) fail(`${path} holds several PyTorch checkpoints (${candidates.join(', ')}): pass the file itself`, 'usage');
+  return candidates.length === 1 ? { file: join(path, candidates[0]), index: false } : null;
 }
 
 /**
@@ -281,16 +371,14 @@ export function readTorchIndex(indexPath: string): TorchCheckpoint {
  * (safetensors take precedence in a folder that holds both).
  */
 export function findTorchWeights(path: string): TorchCheckpoint | null {
-  if (!existsSync(path)) return null;
-  if (statSync(path).isFile()) {
-    if (path.endsWith('.bin.index.json')) return readTorchIndex(path);
-    return TORCH_FILE.test(path) ? readTorchCheckpoint(path) : null;
-  }
-  const files = readdirSync(path);
-  if (files.some((f) => f.endsWith('.safetensors') || f === 'model.safetensors.index.json')) return null;
-  if (files.includes('pytorch_model.bin')) return readTorchCheckpoint(join(path, 'pytorch_model.bin'));
-  if (files.includes('pytorch_model.bin.index.json')) return readTorchIndex(join(path, 'pytorch_model.bin.index.json'));
-  const candidates = files.filter((f) => TORCH_FILE.test(f) && statSync(join(path, f)).isFile());
-  if (candidates.length > 1) fail(`${path} holds several PyTorch checkpoints (${candidates.join(', ')}): pass the file itself`, 'usage');
-  return candidates.length === 1 ? readTorchCheckpoint(join(path, candidates[0])) : null;
+  const at = torchWeightsAt(path);
+  if (!at) return null;
+  return at.index ? readTorchIndex(at.file) : readTorchCheckpoint(at.file);
+}
+
+/** The same weights opened (tensors read later, each straight into its destination); null when `path` is not one. */
+export function openTorchWeights(path: string): OpenTorchCheckpoint | null {
+  const at = torchWeightsAt(path);
+  if (!at) return null;
+  return at.index ? openTorchIndex(at.file) : openTorchCheckpoint(at.file);
 }

@@ -2,9 +2,11 @@
 // through the central directory (zip64 records included: PyTorch always writes them); stored entries are views
 // over the one file buffer (PyTorch stores tensor data uncompressed, 64-byte aligned), deflated ones (the
 // TorchScript code/ files) are inflated with a bound. Every offset and size is checked before it is used.
+// An archive opened from a file (openZip) reads only its records and the entries asked for, by offset.
 
 import { inflateRawSync } from 'node:zlib';
 import { fail } from '../errors.js';
+import { memorySource, type ByteSource } from './tensorfile.js';
 
 /** One entry of a zip archive's central directory. */
 export interface ZipEntry {
@@ -15,10 +17,11 @@ export interface ZipEntry {
   dataStart: number;       // offset of the entry's data in the file
 }
 
-/** A zip archive read from one buffer: its entries by name. */
+/** A zip archive: its entries by name, and where their bytes are read from. */
 export interface ZipArchive {
   source: string;
-  bytes: Uint8Array;
+  bytes: Uint8Array;          // the whole archive when read from a buffer (readZip); empty when opened from a file
+  reader: ByteSource;         // the archive's bytes by offset (the buffer, or the open file)
   entries: Map<string, ZipEntry>;
 }
 
@@ -44,21 +47,46 @@ export function looksLikeZip(bytes: Uint8Array): boolean {
  * naming source when it is malformed.
  */
 export function readZip(bytes: Uint8Array, source: string): ZipArchive {
+  return { source, bytes, reader: memorySource(bytes), entries: readDirectory(memorySource(bytes), source) };
+}
+
+/**
+ * The same for an archive read by offset (an open file): only the end records, the central directory and the
+ * local headers are read now; entries later, when asked for.
+ */
+export function openZip(reader: ByteSource, source: string): ZipArchive {
+  return { source, bytes: new Uint8Array(0), reader, entries: readDirectory(reader, source) };
+}
+
+// The central directory of the archive `src` holds, every entry checked against its size.
+function readDirectory(src: ByteSource, source: string): Map<string, ZipEntry> {
   const where = `zip archive ${source}`;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u16 = (at: number): number => dv.getUint16(at, true);
-  const u32 = (at: number): number => dv.getUint32(at, true);
-  const u64 = (at: number, what: string): number => {
-    const v = dv.getBigUint64(at, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${where}: ${what} ${v} is too large to be real (corrupt file)`);
-    return Number(v);
+  const size = src.size;
+  // little-endian fields of a piece read from `base`, addressed by their offset in the file
+  const piece = (base: number, len: number): { u16: (at: number) => number; u32: (at: number) => number; u64: (at: number, what: string) => number; raw: Uint8Array } => {
+    const raw = src.bytes(base, len);
+    const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    return {
+      raw,
+      u16: (at) => dv.getUint16(at - base, true),
+      u32: (at) => dv.getUint32(at - base, true),
+      u64: (at, what) => {
+        const v = dv.getBigUint64(at - base, true);
+        if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${where}: ${what} ${v} is too large to be real (corrupt file)`);
+        return Number(v);
+      },
+    };
   };
 
-  // the end-of-central-directory record: the last 22+ bytes, before a comment of up to 64 KiB
-  if (bytes.length < EOCD_SIZE) fail(`${where}: file is ${bytes.length} bytes, too short for a zip (truncated?)`);
+  // the end-of-central-directory record: the last 22+ bytes, before a comment of up to 64 KiB (and the zip64
+  // locator's 20 bytes before that)
+  if (size < EOCD_SIZE) fail(`${where}: file is ${size} bytes, too short for a zip (truncated?)`);
+  const tailStart = Math.max(0, size - EOCD_SIZE - MAX_COMMENT - 20);
+  const tail = piece(tailStart, size - tailStart);
+  const { u16, u32 } = tail;
   let eocd = -1;
-  for (let at = bytes.length - EOCD_SIZE; at >= Math.max(0, bytes.length - EOCD_SIZE - MAX_COMMENT); at--) {
-    if (u32(at) === EOCD_SIG && at + EOCD_SIZE + u16(at + 20) === bytes.length) { eocd = at; break; }
+  for (let at = size - EOCD_SIZE; at >= Math.max(0, size - EOCD_SIZE - MAX_COMMENT); at--) {
+    if (u32(at) === EOCD_SIG && at + EOCD_SIZE + u16(at + 20) === size) { eocd = at; break; }
   }
   if (eocd < 0) fail(`${where}: no end-of-central-directory record (the file is truncated or not a zip)`);
   let count = u16(eocd + 10);
@@ -68,46 +96,48 @@ export function readZip(bytes: Uint8Array, source: string): ZipArchive {
 
   // zip64: a locator just before the record points at the zip64 end record with the 64-bit values
   if (eocd >= 20 && u32(eocd - 20) === ZIP64_LOCATOR_SIG) {
-    const at = u64(eocd - 20 + 8, 'zip64 end record offset');
+    const at = tail.u64(eocd - 20 + 8, 'zip64 end record offset');
     if (at + 56 > eocd - 20) fail(`${where}: zip64 end record offset ${at} is outside the file`);
-    if (u32(at) !== ZIP64_EOCD_SIG) fail(`${where}: no zip64 end record at offset ${at} (corrupt file)`);
-    count = u64(at + 32, 'entry count');
-    cdSize = u64(at + 40, 'central directory size');
-    cdOffset = u64(at + 48, 'central directory offset');
+    const z = piece(at, 56);
+    if (z.u32(at) !== ZIP64_EOCD_SIG) fail(`${where}: no zip64 end record at offset ${at} (corrupt file)`);
+    count = z.u64(at + 32, 'entry count');
+    cdSize = z.u64(at + 40, 'central directory size');
+    cdOffset = z.u64(at + 48, 'central directory offset');
   } else if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
     fail(`${where}: the end record asks for zip64 values but there is no zip64 locator (corrupt file)`);
   }
-  if (cdOffset + cdSize > bytes.length) {
-    fail(`${where}: central directory [${cdOffset}, ${cdOffset + cdSize}) reaches past the end of the file (${bytes.length} bytes; truncated?)`);
+  if (cdOffset + cdSize > size) {
+    fail(`${where}: central directory [${cdOffset}, ${cdOffset + cdSize}) reaches past the end of the file (${size} bytes; truncated?)`);
   }
   if (count * CENTRAL_SIZE > cdSize) fail(`${where}: ${count} entries cannot fit in a ${cdSize}-byte central directory`);
 
+  const cd = piece(cdOffset, cdSize);
   const names = new TextDecoder('utf-8');
   const entries = new Map<string, ZipEntry>();
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
-    if (p + CENTRAL_SIZE > cdOffset + cdSize || u32(p) !== CENTRAL_SIG) fail(`${where}: central directory entry ${i} is malformed`);
-    const flags = u16(p + 8);
-    const method = u16(p + 10);
-    let compressedSize = u32(p + 20);
-    let size = u32(p + 24);
-    const nameLen = u16(p + 28);
-    const extraLen = u16(p + 30);
-    const commentLen = u16(p + 32);
-    let local = u32(p + 42);
+    if (p + CENTRAL_SIZE > cdOffset + cdSize || cd.u32(p) !== CENTRAL_SIG) fail(`${where}: central directory entry ${i} is malformed`);
+    const flags = cd.u16(p + 8);
+    const method = cd.u16(p + 10);
+    let compressedSize = cd.u32(p + 20);
+    let size = cd.u32(p + 24);
+    const nameLen = cd.u16(p + 28);
+    const extraLen = cd.u16(p + 30);
+    const commentLen = cd.u16(p + 32);
+    let local = cd.u32(p + 42);
     const end = p + CENTRAL_SIZE + nameLen + extraLen + commentLen;
     if (end > cdOffset + cdSize) fail(`${where}: central directory entry ${i} runs past the directory`);
-    const name = names.decode(bytes.subarray(p + CENTRAL_SIZE, p + CENTRAL_SIZE + nameLen));
+    const name = names.decode(cd.raw.subarray(p - cdOffset + CENTRAL_SIZE, p - cdOffset + CENTRAL_SIZE + nameLen));
     // zip64 extended information: the 64-bit values of whichever fields are saturated, in this order
     for (let e = p + CENTRAL_SIZE + nameLen; e + 4 <= p + CENTRAL_SIZE + nameLen + extraLen;) {
-      const id = u16(e);
-      const len = u16(e + 2);
+      const id = cd.u16(e);
+      const len = cd.u16(e + 2);
       if (e + 4 + len > p + CENTRAL_SIZE + nameLen + extraLen) fail(`${where}: entry "${name}": extra field runs past its entry`);
       if (id === 0x0001) {
         let q = e + 4;
         const take = (what: string): number => {
           if (q + 8 > e + 4 + len) fail(`${where}: entry "${name}": zip64 field has no ${what}`);
-          const v = u64(q, `entry "${name}" ${what}`);
+          const v = cd.u64(q, `entry "${name}" ${what}`);
           q += 8;
           return v;
         };
@@ -120,18 +150,19 @@ export function readZip(bytes: Uint8Array, source: string): ZipArchive {
     if (flags & 1) fail(`${where}: entry "${name}" is encrypted`);
     if (method !== 0 && method !== 8) fail(`${where}: entry "${name}" uses compression method ${method}; only stored (0) and deflate (8) are supported`);
     if (method === 0 && compressedSize !== size) fail(`${where}: stored entry "${name}" has compressed size ${compressedSize} ≠ size ${size}`);
-    if (local + LOCAL_SIZE > bytes.length || u32(local) !== LOCAL_SIG) {
+    const lh = local + LOCAL_SIZE > src.size ? null : piece(local, LOCAL_SIZE);
+    if (!lh || lh.u32(local) !== LOCAL_SIG) {
       fail(`${where}: entry "${name}": no local header at offset ${local} (truncated or corrupt)`);
     }
-    const dataStart = local + LOCAL_SIZE + u16(local + 26) + u16(local + 28);
-    if (dataStart + compressedSize > bytes.length) {
-      fail(`${where}: entry "${name}" data [${dataStart}, ${dataStart + compressedSize}) reaches past the end of the file (${bytes.length} bytes; truncated?)`);
+    const dataStart = local + LOCAL_SIZE + lh.u16(local + 26) + lh.u16(local + 28);
+    if (dataStart + compressedSize > src.size) {
+      fail(`${where}: entry "${name}" data [${dataStart}, ${dataStart + compressedSize}) reaches past the end of the file (${src.size} bytes; truncated?)`);
     }
     if (entries.has(name)) fail(`${where}: entry "${name}" appears twice`);
     entries.set(name, { name, method, compressedSize, size, dataStart });
     p = end;
   }
-  return { source, bytes, entries };
+  return entries;
 }
 
 /**
@@ -141,9 +172,9 @@ export function readZip(bytes: Uint8Array, source: string): ZipArchive {
 export function zipEntryBytes(zip: ZipArchive, name: string, maxBytes = 256 * 1024 * 1024): Uint8Array {
   const e = zip.entries.get(name);
   if (!e) fail(`zip archive ${zip.source}: no entry "${name}"`);
-  const raw = zip.bytes.subarray(e.dataStart, e.dataStart + e.compressedSize);
-  if (e.method === 0) return raw;
+  if (e.method === 0) return zip.reader.bytes(e.dataStart, e.compressedSize);
   if (e.size > maxBytes) fail(`zip archive ${zip.source}: entry "${name}" inflates to ${e.size} bytes (limit ${maxBytes})`);
+  const raw = zip.reader.bytes(e.dataStart, e.compressedSize);
   let out: Uint8Array;
   try {
     out = inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });

@@ -215,10 +215,7 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
 
     alloc(n) {
       const { mem } = init();
-      const addr = mem.alloc(4 * n);
-      const arr = mem.f32(addr, n);
-      arr.fill(0);
-      return arr;
+      return mem.f32(mem.allocZeroed(4 * n), n); // zeros (a fresh block is not touched: see WasmMemory)
     },
 
     free(arr) {

@@ -32,6 +32,20 @@ export class WasmMemory {
 
   // A block of at least `bytes` bytes (contents undefined); its address.
   alloc(bytes: number): number {
+    return this.take(bytes).addr;
+  }
+
+  // A block of at least `bytes` bytes, the first `bytes` of them zero. Memory at or above `top` was never handed
+  // out and a grown WebAssembly memory is zero-filled, so only a reused block is cleared: a fresh one is left
+  // untouched (its pages are first written, and so faulted in, by whoever fills it: a model's loader).
+  allocZeroed(bytes: number): number {
+    const { addr, fresh } = this.take(bytes);
+    if (!fresh) new Uint8Array(this.memory.buffer, addr, bytes).fill(0);
+    return addr;
+  }
+
+  // A block from the free list, or a fresh one from the top (fresh: true).
+  private take(bytes: number): { addr: number; fresh: boolean } {
     const size = Math.ceil((bytes + ALIGN) / ALIGN) * ALIGN; // + the tail a kernel may over-read
     for (let i = 0; i < this.free.length; i++) {
       const [addr, have] = this.free[i];
@@ -39,7 +53,7 @@ export class WasmMemory {
       if (have === size) this.free.splice(i, 1);
       else this.free[i] = [addr + size, have - size];
       this.used.set(addr, size);
-      return addr;
+      return { addr, fresh: false };
     }
     const addr = this.top;
     const end = addr + size;
@@ -54,7 +68,7 @@ export class WasmMemory {
     }
     this.top = end;
     this.used.set(addr, size);
-    return addr;
+    return { addr, fresh: true };
   }
 
   // Gives a block back; neighbouring free blocks merge.
