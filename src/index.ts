@@ -82,3 +82,7 @@ export { evaluate, type EvalOptions, type EvalResult, type EvalRow, type ZeroSho
 export { createExplainer, explainAsync } from './worker/node.js';
 export { Explainer } from './worker/explainer.js';
 export { type WorkerModelOptions } from './worker/protocol.js';
+
+// the browser: a model from its files' bytes; the host (node or browser) this build runs on
+export { loadClipFromFiles, type ModelFiles } from './clip/load-files.js';
+export { PLATFORM } from './platform/node.js';
