@@ -21,6 +21,16 @@ window.explorer = state;
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 let nextId = 1;
 let wanted = 0; // the id of the newest request: older results are dropped
+const requests = new Map(); // id → { resolve, reject } of explorer.request calls (not drawn)
+
+// explorer.request(texts, options): the worker's answer for the current image and model, without drawing it
+// (for scripts and the browser tests).
+state.request = (ts, opts) => new Promise((resolve, reject) => {
+  const id = nextId++;
+  requests.set(id, { resolve, reject });
+  const bytes = state.image.bytes.slice();
+  worker.postMessage({ type: 'explain', id, image: { name: state.image.name, bytes }, texts: ts, options: opts }, [bytes.buffer]);
+});
 
 worker.onmessage = (e) => {
   const m = e.data;
@@ -36,6 +46,7 @@ worker.onmessage = (e) => {
     fillControls(m);
     schedule(0);
   } else if (m.type === 'result') {
+    if (requests.has(m.id)) { requests.get(m.id).resolve(m); requests.delete(m.id); return; }
     if (m.id !== wanted) return;
     state.busy = false;
     state.result = m;
@@ -44,6 +55,7 @@ worker.onmessage = (e) => {
     draw(m);
     state.runs++;
   } else if (m.type === 'error') {
+    if (requests.has(m.id)) { requests.get(m.id).reject(new Error(m.message)); requests.delete(m.id); return; }
     state.busy = false;
     state.errors.push(m.message);
     $('error').textContent = `${m.during === 'load' ? 'Loading the model failed' : 'Explaining failed'}: ${m.message}`;
