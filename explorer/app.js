@@ -113,6 +113,7 @@ function schedule(ms = 300) {
 
 function explain() {
   if (!state.loaded || !state.image) return;
+  if (params.get('auto') === '0' && state.runs === 0 && !state.clicked) return; // ?auto=0: wait for the Explain button
   const ts = texts();
   if (ts.length === 0) { $('error').textContent = 'Type at least one text (one a line).'; return; }
   wanted = nextId++;
@@ -285,7 +286,7 @@ $('modelFiles').addEventListener('change', (e) => void modelFromFiles(e.target.f
 $('texts').addEventListener('input', () => schedule());
 for (const id of ['method', 'preset', 'layer', 'Q', 'P']) $(id).addEventListener('change', () => { methodChanged(); schedule(0); });
 $('backend').addEventListener('change', load);
-$('run').addEventListener('click', () => schedule(0));
+$('run').addEventListener('click', () => { state.clicked = true; schedule(0); });
 
 if (params.has('backend')) $('backend').value = params.get('backend');
 if (params.has('texts')) $('texts').value = params.get('texts').split('|').join('\n');
