@@ -86,3 +86,4 @@ export { type WorkerModelOptions } from './worker/protocol.js';
 // the browser: a model from its files' bytes; the host (node or browser) this build runs on
 export { loadClipFromFiles, type ModelFiles } from './clip/load-files.js';
 export { PLATFORM } from './platform/node.js';
+export { parseHfConfig } from './clip/config.js';
