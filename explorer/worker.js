@@ -26,7 +26,9 @@ async function load({ backend: name = 'wasm', threads, fma, files }) {
   progress('starting the backend');
   if (backend && backend !== dc.tsBackend) backend.close?.();
   model = null;
-  const options = name === 'wasm' ? { threads: threads ?? Math.min(2, navigator.hardwareConcurrency || 1), fma: fma ?? 'auto' }
+  // threads share memory only in a cross-origin isolated page: one thread otherwise (the same bits, slower)
+  const dflt = self.crossOriginIsolated ? Math.min(2, navigator.hardwareConcurrency || 1) : 1;
+  const options = name === 'wasm' ? { threads: threads ?? dflt, fma: fma ?? 'auto' }
     : name === 'gpu' ? { gpuMode: 'webgl2' } : {};
   backend = dc.createBackend(name, options);
   const why = backend.unavailable?.();

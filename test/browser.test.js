@@ -2,7 +2,8 @@
 // $DECOMCAM_CHROMIUM) driven by puppeteer-core, serving the explorer with tools/explorer.js (COOP/COEP). The page
 // loads with no console error and is cross-origin isolated; the sample scene's map, OSSMs and weights computed in
 // the page equal Node's (wasm, 2 Web Workers: the same bits; gpu.js WebGL2: within CAM_TOL.f32); a dropped image
-// and a second text update the view; a screenshot is saved. Skips, saying why, where there is no Chromium.
+// and a second text update the view; a screenshot is saved; served without COOP/COEP the page runs one thread, same
+// bits. Skips, saying why, where there is no Chromium.
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -135,7 +136,23 @@ test('browser: the explorer in headless Chromium', { skip: skip ?? false }, asyn
     t.deepEqual(errors, [], 'no console error or uncaught exception on the page');
     await page.close();
 
-    // 4. gpu.js on WebGL2 (SwiftShader here) in the page vs Node's wasm: within the float32 tolerances
+    // 4. served without COOP/COEP: not isolated, so one thread — the same bits
+    const plain = await serveExplorer({ port: 0, isolate: false });
+    try {
+      const one = await openExplorer(browser, plain.url, `?fma=${fmaNode ? 1 : 0}&auto=0`, 'window.explorer.loaded && window.explorer.image');
+      const info = await one.page.evaluate(() => ({ isolated: self.crossOriginIsolated, backend: window.explorer.loaded?.backend,
+        errors: window.explorer.errors }));
+      t.deepEqual([info.isolated, info.errors], [false, []], 'without the headers the page is not isolated, and loads');
+      t.match(info.backend ?? '', /^wasm \(.*1 thread\)$/, `so the wasm backend runs on one thread: ${info.backend}`);
+      const [single] = await pageExplain(one.page, [TEXT], OPTIONS);
+      t.equal(firstDifference(single.map, Array.from(ref.map.data)), -1, 'and its map equals Node\'s (2 threads) bit for bit');
+      t.equal(firstDifference(single.weights, Array.from(ref.weights.data)), -1, 'and its weights');
+      await one.page.close();
+    } finally {
+      plain.server.close();
+    }
+
+    // 5. gpu.js on WebGL2 (SwiftShader here) in the page vs Node's wasm: within the float32 tolerances
     const gpu = await openExplorer(browser, url, '?backend=gpu&auto=0', 'window.explorer.loaded && window.explorer.image');
     const gl = await gpu.page.evaluate(() => ({ backend: window.explorer.loaded?.backend, errors: window.explorer.errors }));
     if (gl.errors.length) {

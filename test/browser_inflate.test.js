@@ -138,5 +138,6 @@ test('browser stand-ins: pngjs (stored blocks) round-trips through our decoder; 
   t.equal(path.dirname('/x/y/z.safetensors'), '/x/y', 'dirname');
   t.equal(path.basename('/x/y/z.safetensors'), 'z.safetensors', 'basename');
   t.equal(path.resolve('/a', 'b', '../c'), '/a/c', 'resolve');
+  t.equal(path.relative('/a/b/c', '/a/d'), '../../d', 'relative');
   t.end();
 });

@@ -3,8 +3,9 @@
 // as static files on 127.0.0.1, with the two headers that make the page cross-origin isolated
 // (Cross-Origin-Opener-Policy: same-origin, Cross-Origin-Embedder-Policy: require-corp), without which a
 // browser gives a page no SharedArrayBuffer and the wasm kernels run on one thread. `npm run explorer`.
-//   node tools/explorer.js [--port 8080] [--root <folder>]     (port 0: any free port; the URL is printed)
+//   node tools/explorer.js [--port 8080] [--root <folder>] [--no-isolation]   (port 0: any free port; the URL is printed)
 import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,13 +30,15 @@ export const ISOLATION_HEADERS = {
 
 /**
  * A static server of `root` (default: the repository) on 127.0.0.1:port; resolves to { server, url } once
- * listening. '/' redirects to /explorer/. Only GET and HEAD; nothing outside root is served.
+ * listening. '/' redirects to /explorer/. Only GET and HEAD; nothing outside root is served. isolate: false leaves
+ * out the COOP/COEP headers (the page then runs its kernels on one thread).
  */
-export function serveExplorer({ port = 8080, root = repo } = {}) {
+export function serveExplorer({ port = 8080, root = repo, isolate = true } = {}) {
   const base = resolve(root);
+  const headers = isolate ? ISOLATION_HEADERS : { 'Cache-Control': 'no-store' };
   const server = createServer(async (req, res) => {
     const send = (code, body, type = 'text/plain; charset=utf-8', extra = {}) => {
-      res.writeHead(code, { ...ISOLATION_HEADERS, 'Content-Type': type, ...extra });
+      res.writeHead(code, { ...headers, 'Content-Type': type, ...extra });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'only GET and HEAD\n');
@@ -73,14 +76,16 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     return i >= 0 && i + 1 < args.length ? args[i + 1] : dflt;
   };
   const port = Number(opt('port', process.env.PORT ?? '8080'));
+  const isolate = !args.includes('--no-isolation');
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`explorer: --port ${opt('port')} is not a port number (0-65535)`);
     process.exit(2);
   }
-  const { url } = await serveExplorer({ port, root: opt('root', repo) }).catch((e) => {
+  const { url } = await serveExplorer({ port, root: opt('root', repo), isolate }).catch((e) => {
     console.error(`explorer: cannot listen on 127.0.0.1:${port}: ${e.message}`);
     process.exit(1);
   });
-  const sep2 = join('dist', 'browser');
-  console.error(`explorer: ${url}explorer/  (bench: ${url}explorer/bench.html; serving ${repo}, bundle in ${sep2}, Ctrl-C stops)`);
+  const bundle = join(repo, 'dist', 'browser', 'decomcam.js');
+  if (!existsSync(bundle)) console.error(`explorer: warning: ${bundle} is missing: run \`npm run build\` first, or the page cannot load`);
+  console.error(`explorer: ${url}explorer/  (benchmark: ${url}explorer/bench.html; serving ${repo}; Ctrl-C stops)`);
 }

@@ -1,5 +1,5 @@
-// platform/shims/path.ts: node:path in the browser bundle — POSIX join, dirname, basename, resolve, extname and
-// sep over '/'-separated names (file names only label things in a browser: nothing is opened by path).
+// platform/shims/path.ts: node:path in the browser bundle — POSIX join, dirname, basename, resolve, relative,
+// extname and sep over '/'-separated names (file names only label things in a browser: nothing is opened by path).
 
 export const sep = '/';
 
@@ -46,4 +46,11 @@ export function extname(p: string): string {
   return i <= 0 ? '' : b.slice(i);
 }
 
-export default { sep, join, resolve, normalize, dirname, basename, extname };
+export function relative(from: string, to: string): string {
+  const a = resolve(from).split('/').filter(Boolean), b = resolve(to).split('/').filter(Boolean);
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return [...a.slice(i).map(() => '..'), ...b.slice(i)].join('/');
+}
+
+export default { sep, join, resolve, normalize, dirname, basename, extname, relative };
