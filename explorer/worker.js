@@ -170,7 +170,7 @@ async function run({ id, image, texts, options }) {
   files['result.json'] = new TextEncoder().encode(JSON.stringify(result, null, 1) + '\n');
   const crop0 = dc.clipCrop(img.height, img.width, S);
   post({
-    type: 'result', id, ms: performance.now() - t0, method: ex.method, preset: ex.preset, layer: ex.layer, S,
+    type: 'result', id, ms: performance.now() - t0, model: modelLabel, method: ex.method, preset: ex.preset, layer: ex.layer, S,
     grid: [ex.grid.h, ex.grid.w], options: ex.options, image: img, crop, cropBox: crop0, texts: perText, files,
   });
 }

@@ -6,7 +6,7 @@
 // bits. Skips, saying why, where there is no Chromium.
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClip } from '../dist/clip/load.js';
@@ -129,6 +129,25 @@ test('browser: the explorer in headless Chromium', { skip: skip ?? false }, asyn
     t.deepEqual(view.cards, ['“a red square”', '“a blue circle”', '“a green triangle”'], 'a typed text adds its card');
     t.ok(Math.abs(view.probs.reduce((a, b) => a + b, 0) - 1) < 1e-12, `the softmax over the texts sums to 1 (${view.probs.map((p) => p.toFixed(3)).join(', ')})`);
     t.equal(view.downloads, 3 * 4 + 1, 'download buttons: overlay, map, maps.safetensors, components per text, and result.json');
+    // switching the method redraws: Grad-CAM has no OSSMs; the layer select offers every block's three points
+    const mid2 = await page.evaluate(() => window.explorer.runs);
+    await page.select('#method', 'gradcam');
+    await page.waitForFunction((n) => window.explorer.runs > n && window.explorer.result.method === 'gradcam', { timeout: 30000 }, mid2);
+    const gc = await page.evaluate(() => ({ comps: document.querySelectorAll('.comp').length, layers: document.querySelectorAll('#layer option').length,
+      qDisabled: document.getElementById('Q').disabled }));
+    t.deepEqual(gc, { comps: 0, layers: 12, qDisabled: true }, 'method gradcam: no OSSM panels, Q disabled; 4 blocks × 3 layers offered');
+    await page.select('#method', 'decomcam');
+    // a model dropped as files (the shipped model's, fetched here) replaces the shipped one
+    const files = ['config.json', 'model.safetensors', 'vocab.json', 'merges.txt']
+      .map((f) => [f, readFileSync(join(MODEL, f)).toString('base64')]);
+    await page.evaluate((files) => {
+      const dt = new DataTransfer();
+      for (const [name, b64] of files) dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], name));
+      document.getElementById('modelDrop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, files);
+    await page.waitForFunction(() => window.explorer.result?.model === 'dropped files' && window.explorer.result.method === 'decomcam',
+      { timeout: 30000 });
+    t.pass('dropped model files load and the view is explained again');
     mkdirSync(SHOTS, { recursive: true });
     const shot = join(SHOTS, 'explorer.png');
     writeFileSync(shot, await page.screenshot({ fullPage: true }));

@@ -1,7 +1,7 @@
 // kernels/gpujs/backend.ts: the `gpu` Backend — the ops of the reference (nn/linear.ts, nn/attention.ts) as
 // gpu.js kernels (one thread per output element, sums in float32 in increasing index order), run by gpu.js's
-// headless-gl backend where the native `gl` addon and a GPU are present, else by its `webasm` backend
-// (WebAssembly on the CPU), or its plain `cpu` backend when asked. gpu.js's webgpu backend is asynchronous
+// headless-gl backend where the native `gl` addon and a GPU are present (in a browser: its `webgl2` backend), else
+// by its `webasm` backend (WebAssembly on the CPU), or its plain `cpu` backend when asked. gpu.js's webgpu backend is asynchronous
 // only, and the Backend interface is synchronous, so it is not used. Each output is computed by one thread, so
 // results do not depend on scheduling; they match ts within float32 tolerances. gpu.js is an optional peer
 // dependency, loaded (synchronously, with createRequire) on first use: where it is not installed this backend

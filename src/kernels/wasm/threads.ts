@@ -1,6 +1,6 @@
 // kernels/wasm/threads.ts: runs one exported kernel over a range of output rows (or attention units) on
-// `threads` threads: the calling thread takes the first share, worker_threads the others, all over the same
-// shared memory. A job is posted through a slot of 32-bit words in that memory and Atomics.wait/notify, so
+// `threads` threads: the calling thread takes the first share, worker threads the others (started by
+// platform/: worker_threads on Node, Web Workers in a browser), all over the same shared memory. A job is posted through a slot of 32-bit words in that memory and Atomics.wait/notify, so
 // a call stays synchronous. Shares are contiguous and never split a sum (see kernels.wat), so the result does
 // not depend on the number of threads. A `claimed` job gives every thread the whole range instead, and the
 // kernel hands the work out itself, in pieces that again never split a sum ("linear" in kernels.wat).

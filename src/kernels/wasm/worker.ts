@@ -1,7 +1,7 @@
 // kernels/wasm/worker.ts: one worker thread of the wasm backend. It instantiates the kernels over the shared
 // memory, says it is ready, then waits on its slot for jobs (see threads.ts for the slot's layout, which,
-// with the kernels' order, the starting thread passes in workerData): run the kernel on its share, record any
-// error, mark the job done.
+// with the kernels' order, the starting thread passes in: workerData on Node, the first message in a browser,
+// see platform/): run the kernel on its share, record any error, mark the job done.
 
 import { kernelThreadData } from '../../platform/node.js';
 import { instantiate } from './api.js';
