@@ -47,9 +47,10 @@ export function envVar(_name: string): string | undefined {
 /** A page cannot set engine flags: nothing happens. */
 export function setEngineFlag(_flag: string): void {}
 
-/** A running kernel thread. */
+/** A running kernel thread; error() says why it failed to start or run (null while it is well). */
 export interface KernelThread {
   terminate(): void;
+  error(): string | null;
 }
 
 /**
@@ -58,14 +59,19 @@ export interface KernelThread {
  */
 export function startKernelThread(_url: URL, data: unknown): KernelThread {
   if (!g.Worker) throw new Error('this JavaScript context has no Web Workers');
+  if ((globalThis as { document?: unknown }).document !== undefined) {
+    throw new Error('a page\'s main thread may not wait for kernel threads (Atomics.wait): run decomcam in a Web Worker, ' +
+      'or use threads: 1');
+  }
   if (!g.crossOriginIsolated) {
     throw new Error('the page is not cross-origin isolated (serve it with the headers Cross-Origin-Opener-Policy: same-origin ' +
       'and Cross-Origin-Embedder-Policy: require-corp), so threads cannot share memory: use threads: 1');
   }
   const worker = new g.Worker(new URL('./kernel-worker.js', import.meta.url), { type: 'module', name: 'decomcam-kernels' });
-  worker.addEventListener('error', (e) => console.error(`decomcam: a kernel thread failed: ${e.message ?? 'no message'}`));
+  let failed: string | null = null;
+  worker.addEventListener('error', (e) => { failed = `a kernel thread failed: ${e.message ?? 'it could not load kernel-worker.js'}`; });
   worker.postMessage(data);
-  return { terminate: () => worker.terminate() };
+  return { terminate: () => worker.terminate(), error: () => failed };
 }
 
 /** Inside a kernel thread: the data of the first message. */

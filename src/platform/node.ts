@@ -32,9 +32,10 @@ export function setEngineFlag(flag: string): void {
   setFlagsFromString(flag);
 }
 
-/** A running kernel thread, as the wasm backend's pool holds it. */
+/** A running kernel thread, as the wasm backend's pool holds it; error() says why it stopped (null while well). */
 export interface KernelThread {
   terminate(): void;
+  error(): string | null;
 }
 
 /**
@@ -44,7 +45,9 @@ export interface KernelThread {
 export function startKernelThread(url: URL, data: unknown): KernelThread {
   const worker = new Worker(url, { workerData: data, execArgv: workerExecArgv() });
   worker.unref(); // an idle pool never keeps the process alive
-  return { terminate: () => void worker.terminate() };
+  let failed: string | null = null;
+  worker.on('error', (e: Error) => { failed = `a kernel thread failed: ${e.message}`; });
+  return { terminate: () => void worker.terminate(), error: () => failed };
 }
 
 /** Inside a kernel thread: the data it was started with. */

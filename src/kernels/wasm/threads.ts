@@ -105,6 +105,8 @@ export class ThreadPool {
         const deadline = Date.now() + STALL_MS;
         for (const slot of slots) {
           while (Atomics.load(new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4), READY) === 0) {
+            const why = workers.map((w) => w.error()).find((e) => e !== null);
+            if (why) fail(`wasm backend: ${why}`, 'runtime');
             if (Date.now() > deadline) fail(`wasm backend: a worker thread did not start within ${STALL_MS / 1000} s`, 'runtime');
             await new Promise((r) => setTimeout(r, 2));
           }
