@@ -269,13 +269,31 @@ async function modelFromFiles(files) {
   load();
 }
 
+// The files of a drop, folders read through (a dropped model folder gives its files; sub-folders too).
+async function droppedFiles(dt) {
+  const entries = [...(dt.items ?? [])].map((it) => it.webkitGetAsEntry?.()).filter(Boolean);
+  if (!entries.some((e) => e.isDirectory)) return [...dt.files];
+  const out = [];
+  const walk = async (entry) => {
+    if (entry.isFile) { out.push(await new Promise((ok, bad) => entry.file(ok, bad))); return; }
+    const reader = entry.createReader();
+    for (;;) {
+      const batch = await new Promise((ok, bad) => reader.readEntries(ok, bad));
+      if (batch.length === 0) break;
+      for (const e of batch) await walk(e);
+    }
+  };
+  for (const e of entries) await walk(e);
+  return out;
+}
+
 function dropZone(el, onFiles) {
   el.addEventListener('dragover', (e) => { e.preventDefault(); el.classList.add('over'); });
   el.addEventListener('dragleave', () => el.classList.remove('over'));
   el.addEventListener('drop', (e) => {
     e.preventDefault();
     el.classList.remove('over');
-    void onFiles(e.dataTransfer.files);
+    droppedFiles(e.dataTransfer).then(onFiles, (err) => { $('error').textContent = `cannot read the dropped files: ${err.message}`; });
   });
 }
 
