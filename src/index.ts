@@ -93,3 +93,7 @@ export {
   STAGE_DOCS, DISPLAY_MAX, type ReportInput, type GalleryEntry, type CropBox, type ImageFrameMap,
 } from './report/index.js';
 export { type ProgressFn } from './cam/explain.js';
+// the browser: a model from its files' bytes; the host (node or browser) this build runs on
+export { loadClipFromFiles, type ModelFiles } from './clip/load-files.js';
+export { PLATFORM } from './platform/node.js';
+export { parseHfConfig } from './clip/config.js';

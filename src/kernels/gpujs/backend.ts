@@ -1,25 +1,28 @@
 // kernels/gpujs/backend.ts: the `gpu` Backend — the ops of the reference (nn/linear.ts, nn/attention.ts) as
 // gpu.js kernels (one thread per output element, sums in float32 in increasing index order), run by gpu.js's
-// headless-gl backend where the native `gl` addon and a GPU are present, else by its `webasm` backend
-// (WebAssembly on the CPU), or its plain `cpu` backend when asked. gpu.js's webgpu backend is asynchronous
+// headless-gl backend where the native `gl` addon and a GPU are present (in a browser: its `webgl2` backend), else
+// by its `webasm` backend (WebAssembly on the CPU), or its plain `cpu` backend when asked. gpu.js's webgpu backend is asynchronous
 // only, and the Backend interface is synchronous, so it is not used. Each output is computed by one thread, so
 // results do not depend on scheduling; they match ts within float32 tolerances. gpu.js is an optional peer
 // dependency, loaded (synchronously, with createRequire) on first use: where it is not installed this backend
 // is unavailable, saying how to install it, and `auto` skips it.
 // Kernels read flat arrays; outputs are 2-D (columns × rows) so no thread index needs a float division.
 
-import { createRequire } from 'node:module';
 import { fail } from '../../errors.js';
+import { GL_MODE, glAddonBuilt, requireGpuJs } from '../../platform/node.js';
 import type { Float } from '../../tensor/tensor.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../../nn/attention.js';
 import { linearBackward as tsMatmulBackward, linearForward as tsMatmul } from '../../nn/linear.js';
 import { isF32, type Backend } from '../backend.js';
 import type { GPU as GpuClass, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
 
-/** gpu.js's modes: `headlessgl` (GLSL through the native `gl` addon), `webasm` and `cpu` (both on the CPU). */
-export type GpuMode = 'headlessgl' | 'webasm' | 'cpu';
+/**
+ * gpu.js's modes: `headlessgl` (GLSL through the native `gl` addon), `webasm` and `cpu` (both on the CPU), and in a
+ * browser `webgl2` (GLSL on the page's WebGL2).
+ */
+export type GpuMode = 'headlessgl' | 'webasm' | 'cpu' | 'webgl2';
 /** Every GpuMode. */
-export const GPU_MODES: readonly GpuMode[] = ['headlessgl', 'webasm', 'cpu'];
+export const GPU_MODES: readonly GpuMode[] = ['headlessgl', 'webasm', 'cpu', 'webgl2'];
 
 /** Options of the gpu backend. */
 export interface GpuOptions {
@@ -188,7 +191,7 @@ let loadError: string | null = null;
 function loadGpuJs(): GpuModule | null {
   if (gpuModule || loadError) return gpuModule;
   try {
-    gpuModule = createRequire(import.meta.url)('gpu.js') as GpuModule;
+    gpuModule = requireGpuJs() as GpuModule;
   } catch (e) {
     const missing = (e as { code?: unknown }).code === 'MODULE_NOT_FOUND' && /'gpu\.js'/.test(String(e));
     loadError = missing
@@ -196,17 +199,6 @@ function loadGpuJs(): GpuModule | null {
       : `the gpu.js package cannot be loaded: ${String(e)}`;
   }
   return gpuModule;
-}
-
-// Whether gpu.js's optional native addon `gl` loads (it is built at install where X11/GL headers are present).
-function glAddonBuilt(): boolean {
-  try {
-    const gpujs = createRequire(import.meta.url).resolve('gpu.js');
-    createRequire(gpujs)('gl'); // as gpu.js itself finds it
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -221,6 +213,7 @@ export function gpuModeUnavailable(mode: GpuMode): string | null {
       : 'gpu.js headlessgl needs the native `gl` addon (not built here: see the README\'s set-up) and a GL context';
   }
   if (mode === 'webasm' && !m.GPU.isWebAssemblySupported) return 'gpu.js webasm is not supported by this engine';
+  if (mode === 'webgl2' && !m.GPU.isWebGL2Supported) return 'gpu.js webgl2 needs a browser with WebGL2';
   return null;
 }
 
@@ -234,7 +227,7 @@ export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
   }
   // the default is decided on first use, so that importing this file does not load gpu.js
   let chosen: GpuMode | null = options.mode ?? null;
-  const modeNow = (): GpuMode => (chosen ??= gpuModeUnavailable('headlessgl') ? 'webasm' : 'headlessgl');
+  const modeNow = (): GpuMode => (chosen ??= gpuModeUnavailable(GL_MODE) ? 'webasm' : GL_MODE);
   let gpu: GpuClass | null = null;
   const kernels = new Map<KernelName, IKernelRunShortcut>();
 
@@ -284,7 +277,7 @@ export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
     name: 'gpu',
     get mode() { return modeNow(); },
     unavailable: () => gpuModeUnavailable(modeNow()),
-    describe: () => `gpu (gpu.js ${modeNow()}${modeNow() === 'headlessgl' ? '' : ', on the CPU'})`,
+    describe: () => `gpu (gpu.js ${modeNow()}${modeNow() === 'headlessgl' || modeNow() === 'webgl2' ? '' : ', on the CPU'})`,
     close() {
       closed = true;
       kernels.clear();

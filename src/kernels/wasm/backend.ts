@@ -15,10 +15,8 @@
 //   itself). The engine fuses where the CPU has FMA and multiplies-then-adds where not, so the bits may differ
 //   between machines and builds, never between runs or thread counts on one. DECOMCAM_WASM_FMA=0 (or fma:
 //   false) keeps the plain build.
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
 import { fail } from '../../errors.js';
+import { cpuCount, envVar, readBinary, setEngineFlag } from '../../platform/node.js';
 import type { Float } from '../../tensor/tensor.js';
 import type { Activation } from '../../nn/gelu.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../../nn/attention.js';
@@ -59,6 +57,10 @@ export interface WasmBackend extends Backend {
   describe(): string;
   // Bytes of the shared memory: handed out by alloc() and per-call scratch (inUse), and its size (grown, never shrunk).
   memoryStats(): { inUse: number; size: number };
+  // Starts the worker threads without blocking and resolves once they run. Optional on Node (the first call
+  // that needs them starts them); in a browser, where a thread cannot wait for a worker to start, calls keep to
+  // the calling thread (the same bits) until ready() has resolved.
+  ready(): Promise<void>;
   // Stops the worker threads (they hold the memory) and lets the memory go: the backend, every array from its
   // alloc() and every model on it are unusable afterwards. Without it, both last until the process exits.
   close(): void;
@@ -80,9 +82,9 @@ function compile(fma: boolean): Compiled {
   const done = compiled.get(fma);
   if (done) return { module: done, error: null };
   const file = fma ? WASM_FMA_FILE : WASM_FILE;
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(file);
+    bytes = readBinary(file);
   } catch {
     return { module: null, error: `${file.pathname} is missing (it is built from kernels.wat by \`npm run build\`)` };
   }
@@ -107,20 +109,20 @@ function compile(fma: boolean): Compiled {
  * Returns whether the engine now accepts the fused kernels.
  */
 export function enableRelaxedSimd(): boolean {
-  let bytes: Buffer;
+  let bytes: Uint8Array;
   try {
-    bytes = readFileSync(WASM_FMA_FILE);
+    bytes = readBinary(WASM_FMA_FILE);
   } catch {
     return false;
   }
   if (wasmApi.validate(bytes)) return true;
-  try { setFlagsFromString('--experimental-wasm-relaxed-simd'); } catch { /* an engine without the flag */ }
+  try { setEngineFlag('--experimental-wasm-relaxed-simd'); } catch { /* an engine without the flag */ }
   return wasmApi.validate(bytes);
 }
 
 // The build a backend uses: the fused one where asked for and possible.
 function pick(fma: boolean | 'auto'): { fma: boolean } & Compiled {
-  if (fma === false || (fma === 'auto' && process.env.DECOMCAM_WASM_FMA === '0')) return { fma: false, ...compile(false) };
+  if (fma === false || (fma === 'auto' && envVar('DECOMCAM_WASM_FMA') === '0')) return { fma: false, ...compile(false) };
   const fused = compile(true);
   if (fused.module || fma === true) return { fma: true, ...fused };
   return { fma: false, ...compile(false) };
@@ -134,7 +136,7 @@ interface Resident { addr: number; length: number }
  * available cores)).
  */
 export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
-  const threads = options.threads ?? Math.min(2, availableParallelism());
+  const threads = options.threads ?? Math.min(2, cpuCount());
   if (!Number.isInteger(threads) || threads < 1) fail(`wasm backend: threads is ${threads}, expected an integer ≥ 1`, 'usage');
   const fmaOption = options.fma ?? 'auto';
   if (fmaOption !== true && fmaOption !== false && fmaOption !== 'auto') {
@@ -199,6 +201,14 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
 
     describe() {
       return `wasm (WebAssembly SIMD${chosen().fma ? ' + relaxed FMA' : ''}, ${threads} thread${threads > 1 ? 's' : ''})`;
+    },
+
+    ready() {
+      try {
+        return init().pool.startAsync();
+      } catch (e) {
+        return Promise.reject(e);
+      }
     },
 
     close() {

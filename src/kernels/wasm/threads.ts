@@ -1,12 +1,13 @@
 // kernels/wasm/threads.ts: runs one exported kernel over a range of output rows (or attention units) on
-// `threads` threads: the calling thread takes the first share, worker_threads the others, all over the same
-// shared memory. A job is posted through a slot of 32-bit words in that memory and Atomics.wait/notify, so
+// `threads` threads: the calling thread takes the first share, worker threads the others (started by
+// platform/: worker_threads on Node, Web Workers in a browser), all over the same shared memory. A job is posted through a slot of 32-bit words in that memory and Atomics.wait/notify, so
 // a call stays synchronous. Shares are contiguous and never split a sum (see kernels.wat), so the result does
 // not depend on the number of threads. A `claimed` job gives every thread the whole range instead, and the
 // kernel hands the work out itself, in pieces that again never split a sum ("linear" in kernels.wat).
 
-import { Worker } from 'node:worker_threads';
 import { fail } from '../../errors.js';
+import { CAN_BLOCK_ON_THREAD_START, startKernelThread, workerExecArgv as hostExecArgv } from '../../platform/node.js';
+import type { KernelThread } from '../../platform/node.js';
 import type { Kernels, WasmModuleObject } from './api.js';
 import type { WasmMemory } from './memory.js';
 
@@ -53,7 +54,8 @@ export interface RunOptions {
  */
 export class ThreadPool {
   readonly threads: number;
-  private workers: Worker[] = [];
+  private workers: KernelThread[] = [];
+  private starting: Promise<void> | null = null;
   private slots: number[] = [];
   private seq = 0;
 
@@ -68,12 +70,7 @@ export class ThreadPool {
       new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4).fill(0);
       // the worker is told the kernels' order and the slot's layout rather than importing them, so it never
       // disagrees with this thread even when the compiled files change on disk while the process runs
-      const worker = new Worker(new URL('./worker.js', import.meta.url), {
-        workerData: { memory: this.mem.memory, module: this.module, slot, kernels: [...KERNELS], layout: SLOT_LAYOUT },
-        execArgv: workerExecArgv(),
-      });
-      worker.unref(); // an idle pool never keeps the process alive
-      this.workers.push(worker);
+      this.workers.push(this.spawn(slot));
       this.slots.push(slot);
     }
     for (const slot of this.slots) {
@@ -84,9 +81,50 @@ export class ThreadPool {
     }
   }
 
+  // One worker on `slot` (cleared here), by the platform: a worker_thread on Node, a Web Worker in a browser.
+  private spawn(slot: number): KernelThread {
+    new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4).fill(0);
+    return startKernelThread(new URL('./worker.js', import.meta.url),
+      { memory: this.mem.memory, module: this.module, slot, kernels: [...KERNELS], layout: SLOT_LAYOUT });
+  }
+
+  // Starts the workers without blocking (a browser starts a worker only once the starting thread's event loop
+  // turns): resolves once each has instantiated the module. Until then run() keeps every job on the calling
+  // thread, which gives the same bits.
+  startAsync(): Promise<void> {
+    if (this.workers.length > 0 || this.threads < 2) return Promise.resolve();
+    return (this.starting ??= (async () => {
+      const slots: number[] = [];
+      const workers: KernelThread[] = [];
+      try {
+        for (let t = 1; t < this.threads; t++) {
+          const slot = this.mem.alloc(SLOT_BYTES);
+          slots.push(slot);
+          workers.push(this.spawn(slot));
+        }
+        const deadline = Date.now() + STALL_MS;
+        for (const slot of slots) {
+          while (Atomics.load(new Int32Array(this.mem.memory.buffer, slot, SLOT_BYTES / 4), READY) === 0) {
+            const why = workers.map((w) => w.error()).find((e) => e !== null);
+            if (why) fail(`wasm backend: ${why}`, 'runtime');
+            if (Date.now() > deadline) fail(`wasm backend: a worker thread did not start within ${STALL_MS / 1000} s`, 'runtime');
+            await new Promise((r) => setTimeout(r, 2));
+          }
+        }
+      } catch (e) {
+        for (const w of workers) w.terminate();
+        for (const slot of slots) this.mem.release(slot);
+        this.starting = null;
+        throw e;
+      }
+      this.workers = workers;
+      this.slots = slots;
+    })());
+  }
+
   // Ends the workers (a worker waiting for a job is interrupted). The backend drops the pool afterwards.
   close(): void {
-    for (const worker of this.workers) void worker.terminate();
+    for (const worker of this.workers) worker.terminate();
     this.workers = [];
     this.slots = [];
   }
@@ -97,7 +135,8 @@ export class ThreadPool {
   // the kernel hands out the work itself (see "linear" in kernels.wat, which claims items from a counter).
   run(kernel: KernelName, args: number[], units: number, align: number, options: RunOptions = {}): void {
     const { perThread, alone = false, claimed = false } = options;
-    const shares = alone ? 1 : Math.max(1, Math.min(this.threads, Math.ceil(units / align)));
+    let shares = alone ? 1 : Math.max(1, Math.min(this.threads, Math.ceil(units / align)));
+    if (shares > 1 && this.workers.length === 0 && !CAN_BLOCK_ON_THREAD_START) shares = 1; // until startAsync() is done
     const per = Math.ceil(units / shares / align) * align;
     const argsFor = (t: number): number[] => {
       const a = args.slice();
@@ -154,5 +193,5 @@ export class ThreadPool {
  * stop every worker from starting).
  */
 export function workerExecArgv(): string[] {
-  return process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  return hostExecArgv();
 }

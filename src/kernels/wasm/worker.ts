@@ -1,14 +1,14 @@
 // kernels/wasm/worker.ts: one worker thread of the wasm backend. It instantiates the kernels over the shared
 // memory, says it is ready, then waits on its slot for jobs (see threads.ts for the slot's layout, which,
-// with the kernels' order, the starting thread passes in workerData): run the kernel on its share, record any
-// error, mark the job done.
+// with the kernels' order, the starting thread passes in: workerData on Node, the first message in a browser,
+// see platform/): run the kernel on its share, record any error, mark the job done.
 
-import { workerData } from 'node:worker_threads';
+import { kernelThreadData } from '../../platform/node.js';
 import { instantiate } from './api.js';
 import type { WasmMemoryObject, WasmModuleObject } from './api.js';
 import type { SlotLayout } from './threads.js';
 
-const { memory, module, slot, kernels: names, layout } = workerData as {
+const { memory, module, slot, kernels: names, layout } = (await kernelThreadData()) as {
   memory: WasmMemoryObject; module: WasmModuleObject; slot: number; kernels: string[]; layout: SlotLayout;
 };
 const { SLOT_BYTES, SEQ, DONE, KERNEL, NARGS, ERROR, READY, ARGS, MAX_ARGS, MESSAGE, MESSAGE_BYTES } = layout;
