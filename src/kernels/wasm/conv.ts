@@ -1,0 +1,110 @@
+// kernels/wasm/conv.ts: nn/conv2d.ts's convolution (NCHW, groups 1) on the wasm backend's kernels, float32, one
+// image at a time, as GEMMs on the Linear tiles ("linear_modes" in kernels.wat) over an im2col copy:
+//   forward  y_n (O,P) = W (O,Kc) · col_n (Kc,P)       col_n in panels of 8 positions; W read where it lies
+//   dx       dcol (Kc,P) = Wᵀ · dy_n, then col2im      dy_nᵀ (P,O) as the rows, W packed once a call
+//   dw       dW (O,Kc) += dy_n (O,P) · col_nᵀ          col_n in panels of 8 of its Kc rows
+// with Kc = C·kh·kw, P = Ho·Wo. A 1×1 stride-1 unpadded convolution needs no im2col (col_n is x_n) and its dx
+// is dcol itself, added straight into dx. Each output value is one float32 sum over k in increasing order
+// computed by one tile, so the bits do not depend on the number of threads (see kernels.wat).
+
+import type { Float } from '../../tensor/tensor.js';
+import { conv2dBackward as tsConv2dBackward, convOutSize } from '../../nn/conv2d.js';
+import type { Kernels } from './api.js';
+import type { WasmMemory } from './memory.js';
+import type { ThreadPool } from './threads.js';
+
+/** What the convolutions need of the backend for one call: its kernels and threads, and the operands' addresses. */
+export interface ConvContext {
+  pool: ThreadPool;
+  kernels: Kernels;
+  mem: WasmMemory;
+  input(arr: Float, n: number): number;                      // an input's address (copied in if it lives elsewhere)
+  output(arr: Float, n: number, accumulate: boolean): number; // an output's address (copied back at the end)
+  weight(arr: Float, n: number): number;                      // a weight's address (its prepared copy, if any)
+  scratch(n: number): number;                                 // n floats of scratch for this call
+}
+
+const SMALL = 1 << 17;            // multiply-adds below which a GEMM runs on the calling thread alone
+const SMALL_COPY = 1 << 18;       // values below which im2col / col2im run on the calling thread alone
+const up8 = (n: number): number => Math.ceil(n / 8) * 8;
+
+// A GEMM of "linear_modes": out = inp (M,K) · w (Nr,K)ᵀ, inp given as its panels xp; mode as kernels.wat.
+function gemm(ctx: ConvContext, out: number, w: number, xp: number, bias: number, M: number, K: number, Nr: number,
+  mode: number, next: number): void {
+  ctx.mem.f32(next, 1)[0] = 0; // the claim counter (the bits of 0.0 are the integer 0)
+  ctx.pool.run('linear_modes', [out, w, xp, bias, M, K, Nr, next, mode], Nr, 4, { alone: M * K * Nr < SMALL, claimed: true });
+}
+
+// The last panel of 8 (of `cols` columns, `rows` rows each) at xp: zeros.
+function zeroLastPanel(ctx: ConvContext, xp: number, cols: number, rows: number): void {
+  if (cols % 8 === 0) return;
+  const whole = Math.floor(cols / 8) * 8 * rows;
+  ctx.mem.f32(xp + 4 * whole, 8 * rows).fill(0);
+}
+
+/** y (N,O,Ho,Wo) = conv(x (N,C,H,W), w (O,C,kh,kw)) + b (O): nn/conv2d.ts's conv2dForward in float32. */
+export function convForward(
+  ctx: ConvContext, y: Float, x: Float, w: Float, b: Float | null,
+  N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void {
+  const Ho = convOutSize(H, kh, stride, pad), Wo = convOutSize(W, kw, stride, pad);
+  const P = Ho * Wo, Kc = C * kh * kw;
+  const py = ctx.output(y, N * O * P, false), px = ctx.input(x, N * C * H * W), pw = ctx.weight(w, O * Kc);
+  const pb = b ? ctx.input(b, O) : 0;
+  const xp = ctx.scratch(up8(P) * Kc), next = ctx.scratch(1);
+  zeroLastPanel(ctx, xp, P, Kc); // its lanes past P are never written below: zeros, not stale bits (denormals)
+  const pointwise = kh === 1 && kw === 1 && stride === 1 && pad === 0;
+  for (let n = 0; n < N; n++) {
+    const xn = px + 4 * n * C * H * W;
+    // col_n in panels of 8 positions: xp[q/8][k][q mod 8] = col(k, q)
+    if (pointwise) ctx.kernels.pack(xp, xn, 4, 4 * P, C, P);
+    else ctx.pool.run('im2col', [xp, xn, C, H, W, kh, kw, stride, pad, 32 * Kc, 4, 256, 32], Kc, 1, { alone: Kc * P < SMALL_COPY });
+    // y_n[o][q] = Σ_k W[o][k]·col(k, q) + b[o], stored row by row (mode 1)
+    gemm(ctx, py + 4 * n * O * P, pw, xp, pb, P, Kc, O, 1, next);
+  }
+}
+
+/**
+ * dx (N,C,H,W) += the input gradient, dw (O,C,kh,kw) += the weight gradient, db (O) += Σ dy: nn/conv2d.ts's
+ * conv2dBackward in float32; each of dx, dw, db may be null.
+ */
+export function convBackward(
+  ctx: ConvContext, dx: Float | null, dw: Float | null, db: Float | null, dy: Float, x: Float, w: Float,
+  N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void {
+  const Ho = convOutSize(H, kh, stride, pad), Wo = convOutSize(W, kw, stride, pad);
+  const P = Ho * Wo, Kc = C * kh * kw;
+  const pointwise = kh === 1 && kw === 1 && stride === 1 && pad === 0;
+  const pdy = ctx.input(dy, N * O * P), next = ctx.scratch(1);
+  if (dx) {
+    const pdx = ctx.output(dx, N * C * H * W, true);
+    // Wᵀ (Kc,O) in panels of 8 of its rows: B(o, k) = W[o][k]
+    const wp = ctx.scratch(up8(Kc) * O);
+    ctx.kernels.pack(wp, ctx.weight(w, O * Kc), 4, 4 * Kc, O, Kc);
+    const dyT = ctx.scratch(P * O);
+    const dcol = pointwise ? 0 : ctx.scratch(Kc * P);
+    for (let n = 0; n < N; n++) {
+      const dxn = pdx + 4 * n * C * H * W;
+      // dy_nᵀ (P,O): im2col of dy_n as an O-channel image and a 1×1 kernel, written transposed
+      ctx.pool.run('im2col', [dyT, pdy + 4 * n * O * P, O, Ho, Wo, 1, 1, 1, 0, 32 * O, 4 * O, 32, 4], O, 1,
+        { alone: O * P < SMALL_COPY });
+      // forward was y_n = W·col_n, so dcol (Kc,P) = Wᵀ·dy_n: row-major (mode 0), or added into dx_n when col_n is x_n
+      gemm(ctx, pointwise ? dxn : dcol, dyT, wp, 0, Kc, O, P, pointwise ? 2 : 0, next);
+      // and col_n gathered x_n, so dx_n += col2im(dcol)
+      if (!pointwise) ctx.pool.run('col2im', [dxn, dcol, C, H, W, kh, kw, stride, pad], C, 1, { alone: Kc * P < SMALL_COPY });
+    }
+  }
+  if (dw) {
+    const pdw = ctx.output(dw, O * Kc, true), px = ctx.input(x, N * C * H * W);
+    // col_n in panels of 8 of its rows k: cp[k/8][q][k mod 8] = col(k, q)
+    const cp = ctx.scratch(up8(Kc) * P);
+    zeroLastPanel(ctx, cp, Kc, P);
+    for (let n = 0; n < N; n++) {
+      const xn = px + 4 * n * C * H * W;
+      if (pointwise) ctx.kernels.pack(cp, xn, 4 * P, 4, P, C);
+      else ctx.pool.run('im2col', [cp, xn, C, H, W, kh, kw, stride, pad, 256, 32, 32 * P, 4], Kc, 1, { alone: Kc * P < SMALL_COPY });
+      // y_n = W·col_n, so dW[o][k] += Σ_q dy_n[o][q]·col(k, q): dy_n's rows as they lie, stored row by row, added (mode 3)
+      gemm(ctx, pdw, pdy + 4 * n * O * P, cp, 0, Kc, P, O, 3, next);
+    }
+  }
+  // db (O) += Σ dy: O(N·O·P), the reference loop
+  if (db) tsConv2dBackward(null, null, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad);
+}
