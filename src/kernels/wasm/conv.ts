@@ -57,7 +57,7 @@ export function convForward(
     const xn = px + 4 * n * C * H * W;
     // col_n in panels of 8 positions: xp[q/8][k][q mod 8] = col(k, q)
     if (pointwise) ctx.kernels.pack(xp, xn, 4, 4 * P, C, P);
-    else ctx.pool.run('im2col', [xp, xn, C, H, W, kh, kw, stride, pad, 32 * Kc, 4, 256, 32], Kc, 1, { alone: Kc * P < SMALL_COPY });
+    else ctx.pool.run('im2col_panels', [xp, xn, C, H, W, kh, kw, stride, pad], Math.ceil(P / 8), 1, { alone: Kc * P < SMALL_COPY });
     // y_n[o][q] = Σ_k W[o][k]·col(k, q) + b[o], stored row by row (mode 1)
     gemm(ctx, py + 4 * n * O * P, pw, xp, pb, P, Kc, O, 1, next);
   }
@@ -84,7 +84,7 @@ export function convBackward(
     for (let n = 0; n < N; n++) {
       const dxn = pdx + 4 * n * C * H * W;
       // dy_nᵀ (P,O): im2col of dy_n as an O-channel image and a 1×1 kernel, written transposed
-      ctx.pool.run('im2col', [dyT, pdy + 4 * n * O * P, O, Ho, Wo, 1, 1, 1, 0, 32 * O, 4 * O, 32, 4], O, 1,
+      ctx.pool.run('im2col', [dyT, pdy + 4 * n * O * P, O, Ho, Wo, 1, 1, 1, 0, 32 * O, 4 * O, 32, 4], O, 8,
         { alone: O * P < SMALL_COPY });
       // forward was y_n = W·col_n, so dcol (Kc,P) = Wᵀ·dy_n: row-major (mode 0), or added into dx_n when col_n is x_n
       gemm(ctx, pointwise ? dxn : dcol, dyT, wp, 0, Kc, O, P, pointwise ? 2 : 0, next);
@@ -100,7 +100,7 @@ export function convBackward(
     for (let n = 0; n < N; n++) {
       const xn = px + 4 * n * C * H * W;
       if (pointwise) ctx.kernels.pack(cp, xn, 4 * P, 4, P, C);
-      else ctx.pool.run('im2col', [cp, xn, C, H, W, kh, kw, stride, pad, 256, 32, 32 * P, 4], Kc, 1, { alone: Kc * P < SMALL_COPY });
+      else ctx.pool.run('im2col', [cp, xn, C, H, W, kh, kw, stride, pad, 256, 32, 32 * P, 4], Kc, 8, { alone: Kc * P < SMALL_COPY });
       // y_n = W·col_n, so dW[o][k] += Σ_q dy_n[o][q]·col(k, q): dy_n's rows as they lie, stored row by row, added (mode 3)
       gemm(ctx, pdw, pdy + 4 * n * O * P, cp, 0, Kc, P, O, 3, next);
     }
