@@ -7,6 +7,11 @@
   with timers between the steps. Medians of --reps runs after a warm-up.
 
     env -u OPENBLAS_CORETYPE /usr/bin/python3 reference/bench_torch.py [--threads 2] [--reps 5] [--json FILE]
+                                                                       [--parts gemm,forward,decomcam,conv]
+
+The `conv` part (issue 15) times torch's conv2d on the per-layer shapes of tools/bench_conv.js (CLIP RN50 at 224
+px, and a tiny ResNet's): forward of 1 and 11 images and the input gradient (torch.nn.grad.conv2d_input), in
+GFLOP/s, float32, on --threads threads.
 
 OPENBLAS_CORETYPE: this machine's default names an older core (Haswell), which runs OpenBLAS's GEMM at about
 half speed; `env -u` removes it for this command only. Threads: torch.set_num_threads(--threads), 2 = the cores.
@@ -55,6 +60,72 @@ def bench_gemm(reps):
         x, w, b = torch.randn(M, K), torch.randn(Nout, K), torch.randn(Nout)
         t = measure(lambda: F.linear(x, w, b), reps)
         rows.append({'op': label, 'ms': t * 1e3, 'gflops': 2 * M * K * Nout / t / 1e9})
+    return rows
+
+
+# tools/bench_conv.js's shapes: (label, C, H (= W), O, k, stride, pad, count in RN50)
+RN50_CONV_SHAPES = [
+    ('stem.conv1 3x3 s2 3->32 @224', 3, 224, 32, 3, 2, 1, 1),
+    ('stem.conv2 3x3 32->32 @112', 32, 112, 32, 3, 1, 1, 1),
+    ('stem.conv3 3x3 32->64 @112', 32, 112, 64, 3, 1, 1, 1),
+    ('layer1 1x1 64->64 @56', 64, 56, 64, 1, 1, 0, 1),
+    ('layer1 1x1 256->64 @56', 256, 56, 64, 1, 1, 0, 2),
+    ('layer1 3x3 64->64 @56', 64, 56, 64, 3, 1, 1, 3),
+    ('layer1 1x1 64->256 @56 (+ds)', 64, 56, 256, 1, 1, 0, 4),
+    ('layer2 1x1 256->128 @56', 256, 56, 128, 1, 1, 0, 1),
+    ('layer2 3x3 128->128 @56', 128, 56, 128, 3, 1, 1, 1),
+    ('layer2 1x1 128->512 @28', 128, 28, 512, 1, 1, 0, 4),
+    ('layer2 ds 1x1 256->512 @28', 256, 28, 512, 1, 1, 0, 1),
+    ('layer2 1x1 512->128 @28', 512, 28, 128, 1, 1, 0, 3),
+    ('layer2 3x3 128->128 @28', 128, 28, 128, 3, 1, 1, 3),
+    ('layer3 1x1 512->256 @28', 512, 28, 256, 1, 1, 0, 1),
+    ('layer3 3x3 256->256 @28', 256, 28, 256, 3, 1, 1, 1),
+    ('layer3 1x1 256->1024 @14', 256, 14, 1024, 1, 1, 0, 6),
+    ('layer3 ds 1x1 512->1024 @14', 512, 14, 1024, 1, 1, 0, 1),
+    ('layer3 1x1 1024->256 @14', 1024, 14, 256, 1, 1, 0, 5),
+    ('layer3 3x3 256->256 @14', 256, 14, 256, 3, 1, 1, 5),
+    ('layer4 1x1 1024->512 @14', 1024, 14, 512, 1, 1, 0, 1),
+    ('layer4 3x3 512->512 @14', 512, 14, 512, 3, 1, 1, 1),
+    ('layer4 1x1 512->2048 @7', 512, 7, 2048, 1, 1, 0, 3),
+    ('layer4 ds 1x1 1024->2048 @7', 1024, 7, 2048, 1, 1, 0, 1),
+    ('layer4 1x1 2048->512 @7', 2048, 7, 512, 1, 1, 0, 2),
+    ('layer4 3x3 512->512 @7', 512, 7, 512, 3, 1, 1, 2),
+]
+TINY_CONV_SHAPES = [
+    ('tiny stem 3x3 s2 3->8 @64', 3, 64, 8, 3, 2, 1, 1),
+    ('tiny 3x3 8->8 @32', 8, 32, 8, 3, 1, 1, 1),
+    ('tiny 1x1 16->32 @32', 16, 32, 32, 1, 1, 0, 1),
+    ('tiny 3x3 16->16 @16', 16, 16, 16, 3, 1, 1, 1),
+    ('tiny stem 3x3 s2 3->16 @224', 3, 224, 16, 3, 2, 1, 1),
+    ('tiny 3x3 16->16 @112', 16, 112, 16, 3, 1, 1, 1),
+    ('tiny 3x3 32->32 @28', 32, 28, 32, 3, 1, 1, 1),
+    ('tiny 1x1 32->128 @14', 32, 14, 128, 1, 1, 0, 1),
+]
+
+
+def bench_conv(reps):
+    """torch conv2d per layer shape: forward (1 and, for RN50, 11 images) and the input gradient, GFLOP/s."""
+    rows = []
+    for shapes, batched in ((RN50_CONV_SHAPES, True), (TINY_CONV_SHAPES, False)):
+        for label, C, H, O, k, s, p, count in shapes:
+            Ho = (H + 2 * p - k) // s + 1
+            w = torch.randn(O, C, k, k)
+            kinds = [('forward', 1), ('dx', 1)] + ([('forward', 11)] if batched else [])
+            for kind, N in kinds:
+                x = torch.randn(N, C, H, H)
+                if kind == 'forward':
+                    def run():
+                        with torch.no_grad():
+                            F.conv2d(x, w, None, s, p)
+                else:
+                    dy = torch.randn(N, O, Ho, Ho)
+
+                    def run():
+                        torch.nn.grad.conv2d_input(x.shape, w, dy, s, p)
+                t = measure(run, reps)
+                gflop = 2 * N * O * Ho * Ho * C * k * k / 1e9
+                rows.append({'shape': label, 'kind': kind, 'images': N, 'count': count, 'ms': t * 1e3,
+                             'gflops': gflop / t, 'gflop': gflop})
     return rows
 
 
@@ -114,17 +185,38 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--reps', type=int, default=5)
     ap.add_argument('--json')
+    ap.add_argument('--parts', default='gemm,forward,decomcam')
     args = ap.parse_args()
+    parts = set(args.parts.split(','))
     torch.set_num_threads(args.threads)
     report = {'torch': torch.__version__, 'threads': torch.get_num_threads(),
               'OPENBLAS_CORETYPE': os.environ.get('OPENBLAS_CORETYPE'),
               'OMP_WAIT_POLICY': os.environ.get('OMP_WAIT_POLICY'), 'loadavg': os.getloadavg()[0]}
 
-    report['gemm'] = bench_gemm(args.reps)
     print(f"## PyTorch {torch.__version__}, {report['threads']} threads, "
           f"OPENBLAS_CORETYPE={report['OPENBLAS_CORETYPE']}, OMP_WAIT_POLICY={report['OMP_WAIT_POLICY']}")
-    for r in report['gemm']:
-        print(f"{r['op']:<40} {r['ms']:8.2f} ms {r['gflops']:8.1f} GFLOP/s")
+    if 'gemm' in parts:
+        report['gemm'] = bench_gemm(args.reps)
+        for r in report['gemm']:
+            print(f"{r['op']:<40} {r['ms']:8.2f} ms {r['gflops']:8.1f} GFLOP/s")
+    if 'conv' in parts:
+        report['conv'] = bench_conv(args.reps)
+        print(f"## conv2d (torch, float32, {report['threads']} threads; GFLOP/s, median of {args.reps})")
+        for r in report['conv']:
+            kind = r['kind'] + (f" x{r['images']}" if r['images'] > 1 else '')
+            print(f"{r['shape']:<32} {kind:<12} {r['ms']:8.2f} ms {r['gflops']:8.1f} GFLOP/s")
+        for kind, N in (('forward', 1), ('dx', 1), ('forward', 11)):
+            sel = [r for r in report['conv'] if r['kind'] == kind and r['images'] == N and r['shape'] in
+                   {sh[0] for sh in RN50_CONV_SHAPES}]
+            flop = sum(r['gflop'] * r['count'] for r in sel)
+            ms = sum(r['ms'] * r['count'] for r in sel)
+            print(f"RN50 every conv, {kind}{' x' + str(N) if N > 1 else ''}: {flop:.2f} GFLOP in {ms:.0f} ms = "
+                  f"{flop / ms * 1e3:.1f} GFLOP/s")
+    if not parts & {'forward', 'decomcam'}:
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(report, f, indent=2)
+        return
 
     t0 = time.perf_counter()
     config = cm.vit_b16_config()

@@ -10,10 +10,12 @@
 //   decomcam   DecomCAM end to end on the seeded ViT-B/16 (paper preset, P = 500, Q = 10): time per stage
 //              (load, preprocess, forward, backward, SVD, masks, perturbed forward, integration) and peak RSS.
 //              It runs first, so that the peak RSS is its own and not the other parts' models.
+//   conv       (not in the default --parts) the convolutions of CLIP RN50 and a tiny ResNet per layer shape on
+//              wasm, 1 and 2 threads, as a share of the core's SIMD ceiling: tools/bench_conv.js (issue 15).
 // Every time is the median of --reps runs after one warm-up; "cpu" rates divide by the process's CPU time
 // instead of the wall clock, which a busy shared machine disturbs less (meaningful for one thread).
 // The PyTorch counterpart is reference/bench_torch.py. Progress goes to stderr.
-//   node tools/bench.js [--parts kernels,forward,decomcam] [--backend auto|ts|wasm|gpu] [--threads N]
+//   node tools/bench.js [--parts kernels,forward,decomcam,conv] [--backend auto|ts|wasm|gpu] [--threads N]
 //                       [--reps 5] [--prepare] [--json FILE]
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -26,6 +28,7 @@ import { createGpuBackend, gpuModeUnavailable } from '../dist/kernels/gpujs/back
 import { layernormForward } from '../dist/nn/layernorm.js';
 import { activationForward } from '../dist/nn/gelu.js';
 import { parseHfConfig } from '../dist/clip/config.js';
+import { benchConv } from './bench_conv.js';
 // wabt (a devDependency) assembles the peak probe of the kernels part; without it the probe is skipped
 const wabt = await import('wabt').then((m) => m.default()).catch(() => null);
 
@@ -41,7 +44,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('usage: node tools/bench.js [--parts kernels,forward,decomcam] [--backend auto|ts|wasm|gpu] '
+  process.stdout.write('usage: node tools/bench.js [--parts kernels,forward,decomcam,conv] [--backend auto|ts|wasm|gpu] '
     + '[--threads N] [--reps 5] [--prepare] [--json FILE]\n');
   process.exit(0);
 }
@@ -316,6 +319,7 @@ log(`load average (1, 5, 15 min): ${report.machine.loadAverage.map((x) => x.toFi
 if (parts.has('decomcam')) benchDecomcam();
 if (parts.has('kernels')) benchKernels();
 if (parts.has('forward')) benchForward();
+if (parts.has('conv')) report.conv = await benchConv({ reps });
 report.machine.loadAverageAtEnd = loadavg();
 log(`load average at the end: ${report.machine.loadAverageAtEnd.map((x) => x.toFixed(2)).join(', ')}`);
 if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2));

@@ -661,6 +661,11 @@
               (then
                 (v128.store (local.get $d) (v128.load (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2)))))
                 (v128.store offset=16 (local.get $d) (v128.load offset=16 (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2))))))
+              (else (if (i32.and (local.get $inpanel) (i32.eqz (local.get $inrow)))
+              ;; the 8 positions' row of x lies in the padding: zeros
+              (then
+                (v128.store (local.get $d) (v128.const i64x2 0 0))
+                (v128.store offset=16 (local.get $d) (v128.const i64x2 0 0)))
               (else
                 ;; lane by lane, the position (oyl, oxl) moving on along the rows
                 (local.set $oyl (local.get $oy))
@@ -681,7 +686,7 @@
                     (local.set $oxl (i32.const 0))
                     (local.set $oyl (i32.add (local.get $oyl) (i32.const 1)))))
                   (local.set $l (i32.add (local.get $l) (i32.const 1)))
-                  (br_if $lanes (i32.lt_s (local.get $l) (i32.const 8))))))
+                  (br_if $lanes (i32.lt_s (local.get $l) (i32.const 8))))))))
             (local.set $d (i32.add (local.get $d) (i32.const 32)))
             (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
             (br $kxs)))
