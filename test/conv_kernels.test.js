@@ -156,9 +156,9 @@ test('conv on wasm: bit-identical for 1 and 2 threads, run to run, in its own me
     return;
   }
   const two = createWasmBackend({ threads: 2 });
-  // big enough that the GEMMs, im2col and col2im are split between the threads
+  // big enough that the GEMMs, im2col and col2im are split between the threads; dx both ways (C·k² ≤ Ho·Wo or not)
   for (const shape of [[1, 16, 56, 56, 16, 3, 1, 1, true], [2, 32, 28, 28, 64, 3, 1, 1, false], [2, 64, 14, 14, 128, 1, 1, 0, true],
-    [1, 3, 64, 64, 16, 3, 2, 1, false]]) {
+    [1, 3, 64, 64, 16, 3, 2, 1, false], [1, 256, 7, 7, 128, 3, 1, 1, true]]) {
     const [N, C, H, W, O, k, s, p, bias] = shape;
     const Ho = convOutSize(H, k, s, p), Wo = convOutSize(W, k, s, p);
     const x = f32(rand(N * C * H * W)), w = f32(rand(O * C * k * k)), b = bias ? f32(rand(O)) : null;
@@ -183,6 +183,30 @@ test('conv on wasm: bit-identical for 1 and 2 threads, run to run, in its own me
   }
   one.close();
   two.close();
+  t.end();
+});
+
+test('conv on wasm: a 1×1 convolution is the Linear GEMM on xᵀ, bit for bit (each output the same float32 sum)', (t) => {
+  const be = createWasmBackend({ threads: 2 });
+  const why = be.unavailable();
+  if (why) {
+    t.skip(`skipped: wasm cannot run here: ${why}`);
+    t.end();
+    return;
+  }
+  for (const [C, O, P] of [[1024, 40, 49], [37, 13, 30], [768, 64, 196]]) {
+    const x = f32(rand(C * P)), w = f32(rand(O * C)), b = f32(rand(O));
+    const y = new Float32Array(O * P);
+    be.conv2d(y, x, w, b, 1, C, 1, P, O, 1, 1, 1, 0);
+    const xt = new Float32Array(P * C);
+    for (let c = 0; c < C; c++) for (let q = 0; q < P; q++) xt[q * C + c] = x[c * P + q];
+    const out = new Float32Array(P * O);
+    be.matmul(out, xt, w, b, P, C, O);
+    const yt = new Float32Array(P * O);
+    for (let o = 0; o < O; o++) for (let q = 0; q < P; q++) yt[q * O + o] = y[o * P + q];
+    t.ok(sameBits(yt, out), `conv 1×1 ${C}->${O} over ${P} positions = matmul ${P}x${C}x${O}, bit for bit`);
+  }
+  be.close();
   t.end();
 });
 

@@ -1,7 +1,7 @@
 // kernels/wasm/conv.ts: nn/conv2d.ts's convolution (NCHW, groups 1) on the wasm backend's kernels, float32, one
 // image at a time, as GEMMs on the Linear tiles ("linear_modes" in kernels.wat) over an im2col copy:
 //   forward  y_n (O,P) = W (O,Kc) · col_n (Kc,P)       col_n in panels of 8 positions; W read where it lies
-//   dx       dcol (Kc,P) = Wᵀ · dy_n, then col2im      dy_nᵀ (P,O) as the rows, W packed once a call
+//   dx       dcol (Kc,P) = Wᵀ · dy_n, then col2im      Wᵀ rows and dy_n panels, or Wᵀ panels and dy_nᵀ rows
 //   dw       dW (O,Kc) += dy_n (O,P) · col_nᵀ          col_n in panels of 8 of its Kc rows
 // with Kc = C·kh·kw, P = Ho·Wo. A 1×1 stride-1 unpadded convolution needs no im2col (col_n is x_n) and its dx
 // is dcol itself, added straight into dx. Each output value is one float32 sum over k in increasing order
@@ -76,18 +76,36 @@ export function convBackward(
   const pdy = ctx.input(dy, N * O * P), next = ctx.scratch(1);
   if (dx) {
     const pdx = ctx.output(dx, N * C * H * W, true);
-    // Wᵀ (Kc,O) in panels of 8 of its rows: B(o, k) = W[o][k]
-    const wp = ctx.scratch(up8(Kc) * O);
-    ctx.kernels.pack(wp, ctx.weight(w, O * Kc), 4, 4 * Kc, O, Kc);
-    const dyT = ctx.scratch(P * O);
     const dcol = pointwise ? 0 : ctx.scratch(Kc * P);
+    // Two ways to one product, chosen by which copy is smaller: Kc ≤ P (early layers: few weights, many
+    // positions) transposes W once and packs each dy_n with 16-byte copies, and stores rows; else (late
+    // layers) W is packed with 16-byte copies and each dy_n transposed. Both give each dcol value as the same
+    // float32 sum over o in increasing order.
+    const wRows = Kc <= P;
+    const wop = ctx.scratch(wRows ? Kc * O : up8(Kc) * O);
+    const dop = ctx.scratch(wRows ? up8(P) * O : P * O);
+    if (wRows) {
+      // Wᵀ (Kc,O) rows: im2col of W as an O-channel image of one row of Kc, 1×1 kernel, written transposed
+      ctx.pool.run('im2col', [wop, ctx.weight(w, O * Kc), O, 1, Kc, 1, 1, 1, 0, 32 * O, 4 * O, 32, 4], O, 8,
+        { alone: O * Kc < SMALL_COPY });
+      zeroLastPanel(ctx, dop, P, O);
+    } else {
+      // Wᵀ (Kc,O) in panels of 8 of its rows: B(o, k) = W[o][k]
+      ctx.kernels.pack(wop, ctx.weight(w, O * Kc), 4, 4 * Kc, O, Kc);
+    }
     for (let n = 0; n < N; n++) {
-      const dxn = pdx + 4 * n * C * H * W;
-      // dy_nᵀ (P,O): im2col of dy_n as an O-channel image and a 1×1 kernel, written transposed
-      ctx.pool.run('im2col', [dyT, pdy + 4 * n * O * P, O, Ho, Wo, 1, 1, 1, 0, 32 * O, 4 * O, 32, 4], O, 8,
-        { alone: O * P < SMALL_COPY });
-      // forward was y_n = W·col_n, so dcol (Kc,P) = Wᵀ·dy_n: row-major (mode 0), or added into dx_n when col_n is x_n
-      gemm(ctx, pointwise ? dxn : dcol, dyT, wp, 0, Kc, O, P, pointwise ? 2 : 0, next);
+      const dxn = pdx + 4 * n * C * H * W, dyn = pdy + 4 * n * O * P;
+      // forward was y_n = W·col_n, so dcol (Kc,P) = Wᵀ·dy_n, added straight into dx_n when col_n is x_n
+      if (wRows) {
+        // dy_n (O,P) in panels of 8 positions; dcol stored row by row (mode 1, or 3: added)
+        ctx.kernels.pack(dop, dyn, 4, 4 * P, O, P);
+        gemm(ctx, pointwise ? dxn : dcol, wop, dop, 0, P, O, Kc, pointwise ? 3 : 1, next);
+      } else {
+        // dy_nᵀ (P,O) rows: im2col of dy_n as an O-channel image, 1×1 kernel, written transposed; dcol stored as
+        // the transpose of the product (mode 0, or 2: added)
+        ctx.pool.run('im2col', [dop, dyn, O, Ho, Wo, 1, 1, 1, 0, 32 * O, 4 * O, 32, 4], O, 8, { alone: O * P < SMALL_COPY });
+        gemm(ctx, pointwise ? dxn : dcol, dop, wop, 0, Kc, O, P, pointwise ? 2 : 0, next);
+      }
       // and col_n gathered x_n, so dx_n += col2im(dcol)
       if (!pointwise) ctx.pool.run('col2im', [dxn, dcol, C, H, W, kh, kw, stride, pad], C, 1, { alone: Kc * P < SMALL_COPY });
     }
