@@ -7,6 +7,7 @@
 //   is copied in (and outputs back) on each call. A CLIP model on this backend keeps its parameters and its
 //   activations there (clip/ allocates through kernels/workspace.ts), so its calls copy nothing. prepare(w)
 //   copies a weight that lives elsewhere into the memory once (memory ≈ its size).
+// - conv2d / conv2dBackward (nn/conv2d.ts, NCHW): im2col and the Linear tiles, one image at a time (conv.ts).
 // - float64 arrays (the oracle mode) and gelu (erf) go to the reference kernels.
 // - Two builds of the same kernels (see build.js): kernels-fma.wasm fuses the GEMM tiles' multiply-adds with
 //   relaxed SIMD's f32x4.relaxed_madd, kernels.wasm multiplies then adds. `fma: 'auto'` (the default) takes the

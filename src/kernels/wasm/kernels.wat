@@ -2,8 +2,9 @@
 ;; Assembled at build time by src/kernels/wasm/build.js (npm package wabt) into dist/kernels/wasm/kernels.wasm.
 ;; One shared memory holds weights, activations and scratch; every pointer is a byte address into it, every
 ;; matrix is row-major f32. Exported kernels take a range [lo, hi) of outputs — rows, the output features of
-;; a Linear layer, attention units (image, head) or elements — so two threads split the outputs and never a
-;; sum ("linear" hands out pieces of its range itself, through a counter): each output is computed by the
+;; a Linear layer or a convolution, attention units (image, head), im2col rows or panels, channels or
+;; elements — so two threads split the outputs and never a sum ("linear" hands out pieces of its range
+;; itself, through a counter): each output is computed by the
 ;; same instructions whatever the split, and the results are bit-identical for 1 and 2 threads.
 ;; Address 0 is reserved (never allocated), so a null bias is the pointer 0.
 
