@@ -11,7 +11,10 @@
 
 The `conv` part (issue 15) times torch's conv2d on the per-layer shapes of tools/bench_conv.js (CLIP RN50 at 224
 px, and a tiny ResNet's): forward of 1 and 11 images and the input gradient (torch.nn.grad.conv2d_input), in
-GFLOP/s, float32, on --threads threads.
+GFLOP/s, float32, on --threads threads. The `rn50` part (tools/bench_conv.js --parts model): a CLIP RN50
+(reference/resnet_model.py's CLIPRN, layers [3,4,6,3], width 64, E 1024, 224 px, float32, random weights) image
+forward of 1 and 11 images, and DecomCAM end to end at visual.layer4 (paper preset, P = 500, Q = 10) per stage;
+skipped, saying so, where reference/resnet_model.py is absent.
 
 OPENBLAS_CORETYPE: this machine's default names an older core (Haswell), which runs OpenBLAS's GEMM at about
 half speed; `env -u` removes it for this command only. Threads: torch.set_num_threads(--threads), 2 = the cores.
@@ -129,6 +132,35 @@ def bench_conv(reps):
     return rows
 
 
+def bench_rn50(reps):
+    """CLIP RN50 (reference/resnet_model.py) forward of 1 and 11 images; DecomCAM at visual.layer4. None if absent."""
+    try:
+        import resnet_model as rm
+    except ImportError:
+        return None
+    t0 = time.perf_counter()
+    model = rm.CLIPRN(rm.rn_config([3, 4, 6, 3], 64, 224, 1024, {})).float().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    load = time.perf_counter() - t0
+    out = {'load_seconds': load, 'forward_ms': {}}
+    for B in (1, 11):
+        pixels = torch.from_numpy(seeded_uniform(3, 'pixels', B * 3 * 224 * 224, 2, 0, np.float32)).reshape(B, 3, 224, 224)
+        with torch.no_grad():
+            out['forward_ms'][B] = measure(lambda: model.vision_forward(pixels), reps if B == 1 else max(1, min(reps, 3))) * 1e3
+    o = {**cr.DEFAULTS, **cr.PRESETS['paper'], 'P': 500, 'Q': 10}
+    S, h = 224, 7
+    rgb = torch.from_numpy(seeded_uniform(7, 'rgb', 3 * S * S, 0.5, 0.5, np.float64)).reshape(3, S, S)
+    t = torch.from_numpy(seeded_uniform(5, 'text', 1024, 1, 0, np.float32))
+    decomcam_stages(model, rgb, t, o, S, h, h, 'visual.layer4')  # warm-up
+    runs = [decomcam_stages(model, rgb, t, o, S, h, h, 'visual.layer4')[0] for _ in range(max(1, min(reps, 3)))]
+    stages = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    stages['total'] = sum(stages.values())
+    out['decomcam_ms'] = {k: v * 1e3 for k, v in stages.items()}
+    out['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
 def decomcam_stages(model, rgb, t, o, S, h, w, layer):
     """cam_reference.decomcam's steps in float32, timed; returns {stage: seconds}."""
     st = {}
@@ -150,8 +182,12 @@ def decomcam_stages(model, rgb, t, o, S, h, w, layer):
     s = cr.score_of(o['score'], emb, t, model.logit_scale.detach())[0]
     lap('forward')
     s.backward()
-    A = a.detach()[0, 1:, :].double()
-    G = a.grad[0, 1:, :].double()
+    if a.dim() == 4:  # a ResNet's feature map (1,C,h,w): positions × channels
+        A = a.detach()[0].flatten(1).T.double()
+        G = a.grad[0].flatten(1).T.double()
+    else:             # a ViT's tokens (1,N,D): the class token dropped
+        A = a.detach()[0, 1:, :].double()
+        G = a.grad[0, 1:, :].double()
     lap('backward')
     # 3. alpha, top-P, X and 4. PCA → OSSMs
     alpha = G.mean(0)
@@ -212,6 +248,20 @@ def main():
             ms = sum(r['ms'] * r['count'] for r in sel)
             print(f"RN50 every conv, {kind}{' x' + str(N) if N > 1 else ''}: {flop:.2f} GFLOP in {ms:.0f} ms = "
                   f"{flop / ms * 1e3:.1f} GFLOP/s")
+    if 'rn50' in parts:
+        rn = bench_rn50(args.reps)
+        report['rn50'] = rn
+        if rn is None:
+            print('## CLIP RN50: skipped: reference/resnet_model.py is absent (issue 15 point 6)')
+        else:
+            print(f"## CLIP RN50 (reference/resnet_model.py, float32, random weights), {report['threads']} threads: ms, median")
+            print(f"{'load':<34} {rn['load_seconds'] * 1e3:8.0f}")
+            for B, ms in rn['forward_ms'].items():
+                print(f"{'image forward, ' + str(B) + ' image' + ('s' if B > 1 else ''):<34} {ms:8.0f}")
+            print('DecomCAM at visual.layer4, paper preset, P = 500, Q = 10:')
+            for k, v in rn['decomcam_ms'].items():
+                print(f"{k:<34} {v:8.0f}")
+            print(f"{'peak RSS (MB)':<34} {rn['peak_rss_mb']:8.0f}")
     if not parts & {'forward', 'decomcam'}:
         if args.json:
             with open(args.json, 'w') as f:

@@ -7,9 +7,12 @@
 // same run, two ways: a pure multiply-add loop (10 independent f32x4 chains, fused where the engine has relaxed
 // SIMD, no memory: tools/bench.js's probe) and the wasm Linear GEMM on a large square (1024³) on one thread.
 // Times are medians of --reps runs after a warm-up; "cpu" rates divide by process CPU time (a busy shared
-// machine disturbs them less). The PyTorch counterpart: reference/bench_torch.py --parts conv.
-//   node tools/bench_conv.js [--threads 1,2] [--reps 5] [--set rn50,tiny] [--json FILE]
-// tools/bench.js runs it as its part `conv`.
+// machine disturbs them less). The PyTorch counterpart: reference/bench_torch.py --parts conv,rn50.
+// --parts model (first, so that the peak RSS is its own): a seeded CLIP RN50 (clip/resnet.ts) on wasm: image
+// forward of 1 and 11 images, and DecomCAM end to end at visual.layer4 (paper preset, P = 500, Q = 10, as
+// tools/bench.js's ViT run) per stage, with peak RSS; skipped, saying so, where this build has no ResNet tower.
+//   node tools/bench_conv.js [--parts model,shapes] [--threads 1,2] [--reps 5] [--set rn50,tiny] [--json FILE]
+// tools/bench.js runs the shapes as its part `conv`.
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -220,13 +223,67 @@ export async function benchConv({ threads = [1, 2], reps = 5, sets = ['rn50', 't
   return report;
 }
 
+// A seeded CLIP RN50 (OpenAI's ModifiedResNet, layers [3,4,6,3], width 64, E 1024, 224 px, the ViT-B's text tower)
+// on wasm with `threads` threads: image forward of 1 and 11 images; DecomCAM end to end per stage and peak RSS.
+export async function benchRn50Model({ threads = 2, reps = 5 } = {}) {
+  const config = await import('../dist/clip/config.js');
+  if (typeof config.resnetVisionConfig !== 'function') {
+    const why = 'this build has no ResNet image tower (clip/resnet.ts, issue 15 points 1-4)';
+    console.log(`\n## RN50 model: skipped: ${why}`);
+    return { skipped: why };
+  }
+  const { seededClip, encodeImages } = await import('../dist/clip/model.js');
+  const { explain } = await import('../dist/cam/explain.js');
+  const { embeddingTarget } = await import('../dist/cam/target.js');
+  enableRelaxedSimd();
+  const be = createWasmBackend({ threads });
+  const base = config.parseHfConfig({ model_type: 'clip', projection_dim: 1024, vision_config: {}, text_config: {} }, 'bench RN50');
+  const resnet = { layers: [3, 4, 6, 3], width: 64 };
+  const rn50 = { ...base, resnet, vision: config.resnetVisionConfig(resnet, 224) };
+  const t0 = performance.now();
+  const model = seededClip(rn50, 2024, 'float32', be);
+  const load = performance.now() - t0;
+  const report = { backend: be.describe(), loadMs: load, forward: [] };
+  console.log(`\n## CLIP RN50 (seeded), ${be.describe()}: ms, median of ${reps}`);
+  console.log(`${'load (seeded weights)'.padEnd(34)} ${load.toFixed(0).padStart(8)}`);
+  for (const B of [1, 11]) {
+    const pixels = { data: seededUniform(3, 'pixels', B * 3 * 224 * 224, 2, 0, 'float32'), shape: [B, 3, 224, 224] };
+    log(`rn50: forward of ${B} image(s)`);
+    const m = measure(() => encodeImages(model, pixels), B === 1 ? reps : Math.max(1, Math.min(reps, 3)));
+    report.forward.push({ images: B, ms: m.wall, cpuMs: m.cpu });
+    console.log(`${`image forward, ${B} image${B > 1 ? 's' : ''}`.padEnd(34)} ${m.wall.toFixed(0).padStart(8)}   (cpu ${m.cpu.toFixed(0)})`);
+  }
+  const rgb = { data: seededUniform(7, 'rgb', 3 * 224 * 224, 0.5, 0.5, 'float64'), shape: [3, 224, 224] };
+  const target = embeddingTarget(seededUniform(5, 'text', 1024, 1, 0, 'float32'), 'cosine', 'seeded text embedding');
+  const runs = [];
+  for (let r = 0; r < Math.max(1, Math.min(reps, 3)); r++) {
+    log(`rn50: decomcam run ${r + 1}`);
+    const s = performance.now();
+    const ex = explain(model, rgb, [target], { method: 'decomcam', preset: 'paper', P: 500, Q: 10 });
+    runs.push({ ...ex.timings, ...ex.results[0].timings, total: performance.now() - s });
+  }
+  const stages = {};
+  for (const k of Object.keys(runs[0])) stages[k] = median(runs.map((x) => x[k] ?? 0));
+  report.decomcam = { stages, runs: runs.length, peakRssMB: process.resourceUsage().maxRSS / 1024, wasmMemory: be.memoryStats() };
+  console.log(`DecomCAM at visual.layer4, paper preset, P = 500, Q = 10 (ms, median of ${runs.length}):`);
+  for (const [k, v] of Object.entries(stages)) console.log(`${k.padEnd(34)} ${v.toFixed(0).padStart(8)}`);
+  console.log(`${'peak RSS (MB)'.padEnd(34)} ${report.decomcam.peakRssMB.toFixed(0).padStart(8)}`);
+  be.close();
+  return report;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { values: args } = parseArgs({
     options: {
+      parts: { type: 'string', default: 'shapes' },
       threads: { type: 'string', default: '1,2' }, reps: { type: 'string', default: '5' },
       set: { type: 'string', default: 'rn50,tiny' }, json: { type: 'string' },
     },
   });
-  const report = await benchConv({ threads: args.threads.split(',').map(Number), reps: Number(args.reps), sets: args.set.split(',') });
+  const parts = new Set(args.parts.split(','));
+  const threads = args.threads.split(',').map(Number);
+  const report = {};
+  if (parts.has('model')) report.model = await benchRn50Model({ threads: Math.max(...threads), reps: Number(args.reps) });
+  if (parts.has('shapes')) report.shapes = await benchConv({ threads, reps: Number(args.reps), sets: args.set.split(',') });
   if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2));
 }
