@@ -54,6 +54,18 @@ def measure(fn, reps):
     return statistics.median(times)
 
 
+def measure_cpu(fn, reps):
+    """Median wall seconds and median process CPU seconds (every thread's) of reps runs after one warm-up."""
+    fn()
+    wall, cpu = [], []
+    for _ in range(reps):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
+
+
 def bench_gemm(reps):
     N, D, Fw = 197, 768, 3072
     shapes = [('linear qkv 197x768->2304', N, D, 3 * D), ('linear fc 197x768->3072', N, D, Fw),
@@ -125,10 +137,10 @@ def bench_conv(reps):
 
                     def run():
                         torch.nn.grad.conv2d_input(x.shape, w, dy, s, p)
-                t = measure(run, reps)
+                t, c = measure_cpu(run, reps)
                 gflop = 2 * N * O * Ho * Ho * C * k * k / 1e9
-                rows.append({'shape': label, 'kind': kind, 'images': N, 'count': count, 'ms': t * 1e3,
-                             'gflops': gflop / t, 'gflop': gflop})
+                rows.append({'shape': label, 'kind': kind, 'images': N, 'count': count, 'ms': t * 1e3, 'cpu_ms': c * 1e3,
+                             'gflops': gflop / t, 'cpu_gflops': gflop / c, 'gflop': gflop})
     return rows
 
 
@@ -147,7 +159,9 @@ def bench_rn50(reps):
     for B in (1, 11):
         pixels = torch.from_numpy(seeded_uniform(3, 'pixels', B * 3 * 224 * 224, 2, 0, np.float32)).reshape(B, 3, 224, 224)
         with torch.no_grad():
-            out['forward_ms'][B] = measure(lambda: model.vision_forward(pixels), reps if B == 1 else max(1, min(reps, 3))) * 1e3
+            wall, cpu = measure_cpu(lambda: model.vision_forward(pixels), reps if B == 1 else max(1, min(reps, 3)))
+        out['forward_ms'][B] = wall * 1e3
+        out.setdefault('forward_cpu_ms', {})[B] = cpu * 1e3
     o = {**cr.DEFAULTS, **cr.PRESETS['paper'], 'P': 500, 'Q': 10}
     S, h = 224, 7
     rgb = torch.from_numpy(seeded_uniform(7, 'rgb', 3 * S * S, 0.5, 0.5, np.float64)).reshape(3, S, S)
@@ -237,17 +251,19 @@ def main():
             print(f"{r['op']:<40} {r['ms']:8.2f} ms {r['gflops']:8.1f} GFLOP/s")
     if 'conv' in parts:
         report['conv'] = bench_conv(args.reps)
-        print(f"## conv2d (torch, float32, {report['threads']} threads; GFLOP/s, median of {args.reps})")
+        print(f"## conv2d (torch, float32, {report['threads']} threads; GFLOP/s, median of {args.reps}; "
+              "cpu = per second of process CPU time, every thread's)")
         for r in report['conv']:
             kind = r['kind'] + (f" x{r['images']}" if r['images'] > 1 else '')
-            print(f"{r['shape']:<32} {kind:<12} {r['ms']:8.2f} ms {r['gflops']:8.1f} GFLOP/s")
+            print(f"{r['shape']:<32} {kind:<12} {r['ms']:8.2f} ms {r['gflops']:8.1f} GFLOP/s  cpu {r['cpu_gflops']:6.1f}")
         for kind, N in (('forward', 1), ('dx', 1), ('forward', 11)):
             sel = [r for r in report['conv'] if r['kind'] == kind and r['images'] == N and r['shape'] in
                    {sh[0] for sh in RN50_CONV_SHAPES}]
             flop = sum(r['gflop'] * r['count'] for r in sel)
             ms = sum(r['ms'] * r['count'] for r in sel)
+            cpu_ms = sum(r['cpu_ms'] * r['count'] for r in sel)
             print(f"RN50 every conv, {kind}{' x' + str(N) if N > 1 else ''}: {flop:.2f} GFLOP in {ms:.0f} ms = "
-                  f"{flop / ms * 1e3:.1f} GFLOP/s")
+                  f"{flop / ms * 1e3:.1f} GFLOP/s; cpu {flop / cpu_ms * 1e3:.1f}")
     if 'rn50' in parts:
         rn = bench_rn50(args.reps)
         report['rn50'] = rn
@@ -257,7 +273,8 @@ def main():
             print(f"## CLIP RN50 (reference/resnet_model.py, float32, random weights), {report['threads']} threads: ms, median")
             print(f"{'load':<34} {rn['load_seconds'] * 1e3:8.0f}")
             for B, ms in rn['forward_ms'].items():
-                print(f"{'image forward, ' + str(B) + ' image' + ('s' if B > 1 else ''):<34} {ms:8.0f}")
+                print(f"{'image forward, ' + str(B) + ' image' + ('s' if B > 1 else ''):<34} {ms:8.0f}   "
+                      f"(cpu {rn['forward_cpu_ms'][B]:.0f})")
             print('DecomCAM at visual.layer4, paper preset, P = 500, Q = 10:')
             for k, v in rn['decomcam_ms'].items():
                 print(f"{k:<34} {v:8.0f}")
