@@ -43,6 +43,7 @@ const SHAPES = [
   [1, 256, 5, 5, 8, 1, 1, 0, true],   // C = 256 (a fixed-stride tile)
   [1, 3, 12, 11, 6, 5, 1, 2, true],   // 5×5, padding 2
   [1, 8, 32, 32, 8, 3, 1, 1, false],  // a tiny ResNet's 3×3
+  [1, 2, 2, 2, 3, 3, 1, 0, true],     // a kernel larger than the input: no output, nothing added
 ];
 const tag = (s) => `[${s.join(',')}]`;
 

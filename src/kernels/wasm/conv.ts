@@ -8,7 +8,7 @@
 // computed by one tile, so the bits do not depend on the number of threads (see kernels.wat).
 
 import type { Float } from '../../tensor/tensor.js';
-import { conv2dBackward as tsConv2dBackward, convOutSize } from '../../nn/conv2d.js';
+import { conv2dBackward as tsConv2dBackward, conv2dForward as tsConv2dForward, convOutSize } from '../../nn/conv2d.js';
 import type { Kernels } from './api.js';
 import type { WasmMemory } from './memory.js';
 import type { ThreadPool } from './threads.js';
@@ -48,6 +48,8 @@ export function convForward(
   N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void {
   const Ho = convOutSize(H, kh, stride, pad), Wo = convOutSize(W, kw, stride, pad);
   const P = Ho * Wo, Kc = C * kh * kw;
+  if (Ho <= 0 || Wo <= 0 || N * O === 0) return; // no output
+  if (Kc === 0) return tsConv2dForward(y, x, w, b, N, C, H, W, O, kh, kw, stride, pad); // no input channels: y = b
   const py = ctx.output(y, N * O * P, false), px = ctx.input(x, N * C * H * W), pw = ctx.weight(w, O * Kc);
   const pb = b ? ctx.input(b, O) : 0;
   const xp = ctx.scratch(up8(P) * Kc), next = ctx.scratch(1);
@@ -72,6 +74,8 @@ export function convBackward(
   N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void {
   const Ho = convOutSize(H, kh, stride, pad), Wo = convOutSize(W, kw, stride, pad);
   const P = Ho * Wo, Kc = C * kh * kw;
+  if (Ho <= 0 || Wo <= 0 || N * O === 0) return; // no output, so nothing to add
+  if (Kc === 0) return tsConv2dBackward(dx, dw, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad); // only db
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad === 0;
   const pdy = ctx.input(dy, N * O * P), next = ctx.scratch(1);
   if (dx) {
