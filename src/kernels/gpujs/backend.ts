@@ -390,6 +390,7 @@ export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
     conv2d(y, x, w, b, N, C, H, W, O, kh, kw, stride, pad) {
       if (!isF32(y, x, w, b)) return tsConv2d(y, x, w, b, N, C, H, W, O, kh, kw, stride, pad);
       const Ho = convOutSize(H, kh, stride, pad), Wo = convOutSize(W, kw, stride, pad);
+      if (Ho <= 0 || Wo <= 0 || N * O === 0) return; // no output (gpu.js takes no empty kernel)
       run3('convK', Wo, Ho, N * O, [x.subarray(0, N * C * H * W), w.subarray(0, O * C * kh * kw), b ?? new Float32Array(1),
         C, H, W, O, kh, kw, stride, pad, b ? 1 : 0], y, false);
     },
@@ -397,7 +398,9 @@ export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
     conv2dBackward(dx, dw, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad) {
       if (!isF32(dx, dw, db, dy, x, w)) return tsConv2dBackward(dx, dw, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad);
       const Ho = convOutSize(H, kh, stride, pad), Wo = convOutSize(W, kw, stride, pad);
+      if (Ho <= 0 || Wo <= 0 || N * O === 0) return; // no output, so nothing to add
       const g = dy.subarray(0, N * O * Ho * Wo);
+      if (C === 0) return tsConv2dBackward(null, null, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad); // only db
       if (dx) run3('convDxK', W, H, N * C, [g, w.subarray(0, O * C * kh * kw), C, O, kh, kw, stride, pad, Ho, Wo], dx, true);
       if (dw) run3('convDwK', kw, kh, O * C, [g, x.subarray(0, N * C * H * W), N, C, H, W, O, stride, pad, Ho, Wo], dw, true);
       if (db) tsConv2dBackward(null, null, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad); // O(N·O·P): the reference loop
