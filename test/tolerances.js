@@ -67,3 +67,12 @@ export const IMAGE_TOL = {
   blurF64: 1e-12,
   colormap: 0,            // JET table, heat map and overlay: exact
 };
+
+// Convolution kernels vs the reference loops of nn/conv2d.ts and vs PyTorch (conv_kernels.test.js). The kernels
+// sum C·kh·kw (forward, dw: N·Ho·Wo) float32 terms, the reference sums in float64.
+// obs: the largest over wasm 1/2 threads, plain and FMA builds, gpu.js webasm and headless-gl (2-core x86, Node 20).
+export const CONV_TOL = {
+  forward: 1e-5,   // y; obs 6.9e-7 ([1,64,7,7,40] 3×3: 576 terms), 3.5e-7 vs torch
+  backward: 1e-5,  // dx, dw, db (added into non-zero buffers); obs 8.5e-7 (dw of [1,8,32,32,8] 3×3: 1024 terms)
+  float64: 1e-12,  // the reference loops vs torch float64; obs 7.5e-16
+};

@@ -17,7 +17,9 @@
 // Every time is the median of --reps runs after one warm-up; "cpu" rates divide by the process's CPU time
 // instead of the wall clock, which a busy shared machine disturbs less (meaningful for one thread).
 // The PyTorch counterpart is reference/bench_torch.py. Progress goes to stderr.
-//   node tools/bench.js [--parts kernels,forward,decomcam,load] [--backend auto|ts|wasm|gpu] [--threads N]
+//   conv       (not in the default --parts) the convolutions of CLIP RN50 and a tiny ResNet per layer shape on
+//              wasm, 1 and 2 threads, as a share of the core's SIMD ceiling: tools/bench_conv.js (issue 15).
+//   node tools/bench.js [--parts kernels,forward,decomcam,load,conv] [--backend auto|ts|wasm|gpu] [--threads N]
 //                       [--reps 5] [--prepare] [--json FILE] [--load-dir DIR] [--vocab FILE]
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,7 @@ import { layernormForward } from '../dist/nn/layernorm.js';
 import { activationForward } from '../dist/nn/gelu.js';
 import { parseHfConfig } from '../dist/clip/config.js';
 import { LOAD_FILES, loadTable, measureLoad } from './bench_load.js';
+import { benchConv } from './bench_conv.js';
 // wabt (a devDependency) assembles the peak probe of the kernels part; without it the probe is skipped
 const wabt = await import('wabt').then((m) => m.default()).catch(() => null);
 
@@ -49,7 +52,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('usage: node tools/bench.js [--parts kernels,forward,decomcam,load] [--backend auto|ts|wasm|gpu] '
+  process.stdout.write('usage: node tools/bench.js [--parts kernels,forward,decomcam,load,conv] [--backend auto|ts|wasm|gpu] '
     + '[--threads N] [--reps 5] [--prepare] [--json FILE] [--load-dir DIR] [--vocab FILE]\n');
   process.exit(0);
 }
@@ -339,6 +342,7 @@ if (parts.has('decomcam')) benchDecomcam();
 if (parts.has('kernels')) benchKernels();
 if (parts.has('forward')) benchForward();
 if (parts.has('load')) benchLoad();
+if (parts.has('conv')) report.conv = await benchConv({ reps });
 report.machine.loadAverageAtEnd = loadavg();
 log(`load average at the end: ${report.machine.loadAverageAtEnd.map((x) => x.toFixed(2)).join(', ')}`);
 if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2));

@@ -1,4 +1,4 @@
-// kernels/gpujs/backend.ts: the `gpu` Backend — the ops of the reference (nn/linear.ts, nn/attention.ts) as
+// kernels/gpujs/backend.ts: the `gpu` Backend — the ops of the reference (nn/linear.ts, nn/attention.ts, nn/conv2d.ts) as
 // gpu.js kernels (one thread per output element, sums in float32 in increasing index order), run by gpu.js's
 // headless-gl backend where the native `gl` addon and a GPU are present (in a browser: its `webgl2` backend), else
 // by its `webasm` backend (WebAssembly on the CPU), or its plain `cpu` backend when asked. gpu.js's webgpu backend is asynchronous
@@ -13,6 +13,7 @@ import { GL_MODE, glAddonBuilt, requireGpuJs } from '../../platform/node.js';
 import type { Float } from '../../tensor/tensor.js';
 import { attentionBackward as tsAttentionBackward, attentionForward as tsAttention } from '../../nn/attention.js';
 import { linearBackward as tsMatmulBackward, linearForward as tsMatmul } from '../../nn/linear.js';
+import { conv2dBackward as tsConv2dBackward, conv2dForward as tsConv2d, convOutSize } from '../../nn/conv2d.js';
 import { isF32, type Backend } from '../backend.js';
 import type { GPU as GpuClass, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
 
@@ -181,7 +182,73 @@ function dvK(this: This, att: number[], dout: number[], N: number, nq: number, H
   return s;
 }
 
-const KERNELS = { linearK, linearDinpK, linearDwK, scoresK, rowMaxK, rowSumK, softmaxK, attnOutK, dattK, rowDotK, dsK, dqK, dkK, dvK };
+// Convolutions (nn/conv2d.ts, NCHW), outputs 3-D (x = column, y = row, z = image·channels) so that no side is
+// a whole image's worth of positions (GL textures are at most a few thousand texels wide).
+// y[n,o,oy,ox] = Σ_c Σ_ky Σ_kx x[n,c,iy,ix]·w[o,c,ky,kx] (+ b[o]), iy = oy·s − p + ky (ix alike), in that order
+function convK(this: This, x: number[], w: number[], b: number[], C: number, H: number, W: number, O: number,
+  kh: number, kw: number, s: number, p: number, hasBias: number): number {
+  const ox = this.thread.x, oy = this.thread.y, z = this.thread.z;
+  const n = Math.floor((z + 0.5) / O), o = z - n * O;
+  let sum = 0;
+  for (let c = 0; c < C; c++) {
+    for (let ky = 0; ky < kh; ky++) {
+      const iy = oy * s - p + ky;
+      if (iy >= 0 && iy < H) {
+        for (let kx = 0; kx < kw; kx++) {
+          const ix = ox * s - p + kx;
+          if (ix >= 0 && ix < W) sum += x[((n * C + c) * H + iy) * W + ix] * w[((o * C + c) * kh + ky) * kw + kx];
+        }
+      }
+    }
+  }
+  if (hasBias > 0) sum += b[o];
+  return sum;
+}
+
+// dx[n,c,iy,ix] = Σ_o Σ_ky Σ_kx dy[n,o,oy,ox]·w[o,c,ky,kx] over the (oy, ox) with oy·s − p + ky = iy (ox alike)
+function convDxK(this: This, dy: number[], w: number[], C: number, O: number, kh: number, kw: number, s: number,
+  p: number, Ho: number, Wo: number): number {
+  const ix = this.thread.x, iy = this.thread.y, z = this.thread.z;
+  const n = Math.floor((z + 0.5) / C), c = z - n * C;
+  let sum = 0;
+  for (let o = 0; o < O; o++) {
+    for (let ky = 0; ky < kh; ky++) {
+      const t = iy + p - ky;
+      const oy = Math.floor((t + 0.5) / s);
+      if (t >= 0 && oy * s === t && oy < Ho) {
+        for (let kx = 0; kx < kw; kx++) {
+          const u = ix + p - kx;
+          const ox = Math.floor((u + 0.5) / s);
+          if (u >= 0 && ox * s === u && ox < Wo) sum += dy[((n * O + o) * Ho + oy) * Wo + ox] * w[((o * C + c) * kh + ky) * kw + kx];
+        }
+      }
+    }
+  }
+  return sum;
+}
+
+// dw[o,c,ky,kx] = Σ_n Σ_oy Σ_ox dy[n,o,oy,ox]·x[n,c,iy,ix]; x = kx, y = ky, z = o·C + c
+function convDwK(this: This, dy: number[], x: number[], N: number, C: number, H: number, W: number, O: number,
+  s: number, p: number, Ho: number, Wo: number): number {
+  const kx = this.thread.x, ky = this.thread.y, z = this.thread.z;
+  const o = Math.floor((z + 0.5) / C), c = z - o * C;
+  let sum = 0;
+  for (let n = 0; n < N; n++) {
+    for (let oy = 0; oy < Ho; oy++) {
+      const iy = oy * s - p + ky;
+      if (iy >= 0 && iy < H) {
+        for (let ox = 0; ox < Wo; ox++) {
+          const ix = ox * s - p + kx;
+          if (ix >= 0 && ix < W) sum += dy[((n * O + o) * Ho + oy) * Wo + ox] * x[((n * C + c) * H + iy) * W + ix];
+        }
+      }
+    }
+  }
+  return sum;
+}
+
+const KERNELS = { linearK, linearDinpK, linearDwK, scoresK, rowMaxK, rowSumK, softmaxK, attnOutK, dattK, rowDotK, dsK, dqK, dkK, dvK,
+  convK, convDxK, convDwK };
 type KernelName = keyof typeof KERNELS;
 
 interface GpuModule { GPU: typeof GpuClass }
@@ -266,6 +333,21 @@ export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
     }
   }
 
+  // Runs a kernel over cols × rows × layers threads; the result, row-major, is written (or added) into dst.
+  function run3(name: KernelName, cols: number, rows: number, layers: number, args: (Float | number)[], dst: Float, add: boolean): void {
+    const k = kernel(name);
+    k.setOutput([cols, rows, layers]);
+    const result = k(...args) as Float32Array[][];
+    for (let z = 0; z < layers; z++) {
+      for (let r = 0; r < rows; r++) {
+        const row = result[z][r];
+        const o = (z * rows + r) * cols;
+        if (add) for (let c = 0; c < cols; c++) dst[o + c] += row[c];
+        else for (let c = 0; c < cols; c++) dst[o + c] = row[c];
+      }
+    }
+  }
+
   // A kernel over `n` threads with a 1-D result.
   function run1(name: KernelName, n: number, args: (Float | number)[]): Float32Array {
     const k = kernel(name);
@@ -296,6 +378,25 @@ export function createGpuBackend(options: GpuOptions = {}): GpuBackend {
       if (dinp) run('linearDinpK', K, M, [dout.subarray(0, M * N), w.subarray(0, N * K), N, K], dinp, true);
       if (dw) run('linearDwK', K, N, [dout.subarray(0, M * N), inp.subarray(0, M * K), M, N, K], dw, true);
       if (db) tsMatmulBackward(null, null, db, dout, inp, w, M, K, N); // O(M·N): the reference loop
+    },
+
+    conv2d(y, x, w, b, N, C, H, W, O, kh, kw, stride, pad) {
+      if (!isF32(y, x, w, b)) return tsConv2d(y, x, w, b, N, C, H, W, O, kh, kw, stride, pad);
+      const Ho = convOutSize(H, kh, stride, pad), Wo = convOutSize(W, kw, stride, pad);
+      if (Ho <= 0 || Wo <= 0 || N * O === 0) return; // no output (gpu.js takes no empty kernel)
+      run3('convK', Wo, Ho, N * O, [x.subarray(0, N * C * H * W), w.subarray(0, O * C * kh * kw), b ?? new Float32Array(1),
+        C, H, W, O, kh, kw, stride, pad, b ? 1 : 0], y, false);
+    },
+
+    conv2dBackward(dx, dw, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad) {
+      if (!isF32(dx, dw, db, dy, x, w)) return tsConv2dBackward(dx, dw, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad);
+      const Ho = convOutSize(H, kh, stride, pad), Wo = convOutSize(W, kw, stride, pad);
+      if (Ho <= 0 || Wo <= 0 || N * O === 0) return; // no output, so nothing to add
+      const g = dy.subarray(0, N * O * Ho * Wo);
+      if (C === 0) return tsConv2dBackward(null, null, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad); // only db
+      if (dx) run3('convDxK', W, H, N * C, [g, w.subarray(0, O * C * kh * kw), C, O, kh, kw, stride, pad, Ho, Wo], dx, true);
+      if (dw) run3('convDwK', kw, kh, O * C, [g, x.subarray(0, N * C * H * W), N, C, H, W, O, stride, pad, Ho, Wo], dw, true);
+      if (db) tsConv2dBackward(null, null, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad); // O(N·O·P): the reference loop
     },
 
     attention(out, att, qkv, B, N, nq, H, hd, causal) {

@@ -7,6 +7,7 @@
 //   is copied in (and outputs back) on each call. A CLIP model on this backend keeps its parameters and its
 //   activations there (clip/ allocates through kernels/workspace.ts), so its calls copy nothing. prepare(w)
 //   copies a weight that lives elsewhere into the memory once (memory ≈ its size).
+// - conv2d / conv2dBackward (nn/conv2d.ts, NCHW): im2col and the Linear tiles, one image at a time (conv.ts).
 // - float64 arrays (the oracle mode) and gelu (erf) go to the reference kernels.
 // - Two builds of the same kernels (see build.js): kernels-fma.wasm fuses the GEMM tiles' multiply-adds with
 //   relaxed SIMD's f32x4.relaxed_madd, kernels.wasm multiplies then adds. `fma: 'auto'` (the default) takes the
@@ -23,12 +24,14 @@ import { attentionBackward as tsAttentionBackward, attentionForward as tsAttenti
 import { activationBackward as tsActivationBackward, activationForward as tsActivation } from '../../nn/gelu.js';
 import { layernormForward as tsLayernorm } from '../../nn/layernorm.js';
 import { residualForward as tsResidual } from '../../nn/residual.js';
+import { conv2dBackward as tsConv2dBackward, conv2dForward as tsConv2d } from '../../nn/conv2d.js';
 import { linearBackward as tsMatmulBackward, linearForward as tsMatmul } from '../../nn/linear.js';
 import { isF32, type Backend } from '../backend.js';
 import { instantiate, wasmApi } from './api.js';
 import type { Kernels, WasmModuleObject } from './api.js';
 import { WasmMemory } from './memory.js';
 import { KERNELS, ThreadPool } from './threads.js';
+import { convBackward, convForward, type ConvContext } from './conv.js';
 
 /** Options of the wasm backend. */
 export interface WasmOptions {
@@ -54,6 +57,10 @@ export interface WasmBackend extends Backend {
   activation(act: Activation, out: Float, inp: Float, n: number): void;
   activationBackward(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
   residual(out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void;
+  conv2d(y: Float, x: Float, w: Float, b: Float | null,
+    N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void;
+  conv2dBackward(dx: Float | null, dw: Float | null, db: Float | null, dy: Float, x: Float, w: Float,
+    N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void;
   describe(): string;
   // Bytes of the shared memory: handed out by alloc() and per-call scratch (inUse), and its size (grown, never shrunk).
   memoryStats(): { inUse: number; size: number };
@@ -185,6 +192,18 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
   function weightAddress(op: Operands, w: Float, n: number): number {
     const r = resident.get(w.buffer)?.get(w.byteOffset);
     return r && r.length === w.length ? r.addr : op.input(w, n);
+  }
+
+  // What kernels/wasm/conv.ts needs for one call.
+  function convContext(op: Operands): ConvContext {
+    const { pool, kernels, mem } = init();
+    return {
+      pool, kernels, mem,
+      input: (arr, n) => op.input(arr, n),
+      output: (arr, n, accumulate) => op.output(arr, n, accumulate),
+      weight: (arr, n) => weightAddress(op, arr, n),
+      scratch: (n) => op.scratch(n),
+    };
   }
 
   const be: WasmBackend = {
@@ -341,6 +360,17 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
         const args = [op.output(out, B * Ny * C, false), op.input(x, B * Nx * C), op.input(y, B * Ny * C), Nx, Ny, C];
         init().pool.run('residual', args, B * Ny, 1, { alone: B * Ny * C < SMALL_ELEMENTWISE });
       });
+    },
+
+    // nn/conv2d.ts on the GEMM tiles (kernels/wasm/conv.ts); float64 on the reference loops
+    conv2d(y, x, w, b, N, C, H, W, O, kh, kw, stride, pad) {
+      if (!isF32(y, x, w, b)) return tsConv2d(y, x, w, b, N, C, H, W, O, kh, kw, stride, pad);
+      call((op) => convForward(convContext(op), y, x, w, b, N, C, H, W, O, kh, kw, stride, pad));
+    },
+
+    conv2dBackward(dx, dw, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad) {
+      if (!isF32(dx, dw, db, dy, x, w)) return tsConv2dBackward(dx, dw, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad);
+      call((op) => convBackward(convContext(op), dx, dw, db, dy, x, w, N, C, H, W, O, kh, kw, stride, pad));
     },
 
     activationBackward(act, dinp, dout, inp, n) {

@@ -23,7 +23,9 @@ const written = readFileSync(source, 'utf8');
 
 // ---- the copies of $tile4t with a fixed row stride
 // K of the common CLIP widths (ViT-B: 768 and 3072, its text tower 512 and 2048; ViT-L: 1024, 4096)
-const FIXED_K = [512, 768, 1024, 2048, 3072, 4096];
+const FIXED_K = [512, 768, 1024, 2048, 3072, 4096,
+  // and of RN50's convolutions: C·kh·kw of its 1×1 and 3×3 convs (forward), their O (input gradient)
+  64, 128, 256, 288, 576, 1152, 2304, 4608];
 const MARKER = '  ;; @tile4t-copies\n';
 const tileStart = written.indexOf('  (func $tile4t (type $tile4t_type)');
 const tileEnd = written.indexOf('\n  )\n', tileStart) + '\n  )\n'.length;

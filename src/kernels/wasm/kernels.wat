@@ -2,8 +2,9 @@
 ;; Assembled at build time by src/kernels/wasm/build.js (npm package wabt) into dist/kernels/wasm/kernels.wasm.
 ;; One shared memory holds weights, activations and scratch; every pointer is a byte address into it, every
 ;; matrix is row-major f32. Exported kernels take a range [lo, hi) of outputs — rows, the output features of
-;; a Linear layer, attention units (image, head) or elements — so two threads split the outputs and never a
-;; sum ("linear" hands out pieces of its range itself, through a counter): each output is computed by the
+;; a Linear layer or a convolution, attention units (image, head), im2col rows or panels, channels or
+;; elements — so two threads split the outputs and never a sum ("linear" hands out pieces of its range
+;; itself, through a counter): each output is computed by the
 ;; same instructions whatever the split, and the results are bit-identical for 1 and 2 threads.
 ;; Address 0 is reserved (never allocated), so a null bias is the pointer 0.
 
@@ -238,6 +239,18 @@
   (func (export "linear")
     (param $out i32) (param $w i32) (param $xp i32) (param $bias i32) (param $M i32) (param $K i32) (param $N i32)
     (param $next i32) (param $lo i32) (param $hi i32)
+    (call $linear_modes (local.get $out) (local.get $w) (local.get $xp) (local.get $bias) (local.get $M) (local.get $K)
+      (local.get $N) (local.get $next) (i32.const 0) (local.get $lo) (local.get $hi))
+  )
+
+  ;; "linear" with a choice of how the tiles store (the convolutions' GEMMs, kernels/wasm/conv.ts), mode:
+  ;;   0  out (M,N) = …, row-major, as "linear";   2  out (M,N) += … (the sum, then added to what out holds)
+  ;;   1  out (N,M) = …, its transpose: row n of w gives row n of out, 8 columns at once (bias[n] per row)
+  ;;   3  out (N,M) += …
+  ;; Each output is the same float32 sum over k as in mode 0; only where it goes (and the += ) differs.
+  (func $linear_modes (export "linear_modes")
+    (param $out i32) (param $w i32) (param $xp i32) (param $bias i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $next i32) (param $mode i32) (param $lo i32) (param $hi i32)
     (local $n i32) (local $n1 i32) (local $j i32) (local $rows i32) (local $cols i32) (local $a i32) (local $lda i32)
     (local $j0 i32) (local $j1 i32) (local $chunk i32) (local $fixed i32) (local $blocks i32) (local $item i32)
     (local.set $lda (i32.shl (local.get $K) (i32.const 2)))
@@ -272,13 +285,17 @@
           (local.set $cols (i32.sub (local.get $M) (local.get $j)))
           (if (i32.gt_s (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
           (call_indirect $tiles (type $tile4t_type)
-            (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $N)) (local.get $n)) (i32.const 2)))
-            (i32.shl (local.get $N) (i32.const 2))
+            ;; out[j][n] (mode 0, 2) or out[n][j] (mode 1, 3), and the stride of the stored lanes or rows
+            (select
+              (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $n) (local.get $M)) (local.get $j)) (i32.const 2)))
+              (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $N)) (local.get $n)) (i32.const 2)))
+              (i32.and (local.get $mode) (i32.const 1)))
+            (i32.shl (select (local.get $M) (local.get $N) (i32.and (local.get $mode) (i32.const 1))) (i32.const 2))
             (local.get $a) (local.get $lda)
             (i32.add (local.get $xp) (i32.mul (local.get $j) (local.get $lda)))   ;; panel j/8: 32·K bytes = 8·lda
             (local.get $K)
             (select (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))) (i32.const 0) (local.get $bias))
-            (local.get $rows) (local.get $cols)
+            (local.get $rows) (local.get $cols) (local.get $mode)
             ;; a copy reads 4 rows whatever `rows` says: a last group of fewer rows takes $tile4t (index 0)
             (select (local.get $fixed) (i32.const 0) (i32.eq (local.get $rows) (i32.const 4))))
           (local.set $j (i32.add (local.get $j) (i32.const 8)))
@@ -296,10 +313,12 @@
   ;; besides its 8 multiply-adds (measured: 42 → 47 GFLOP/s on one core). Same instructions otherwise, so the
   ;; same bits. It also adds the table $tiles ($tile4t first, then the copies) and $tile4t_for (K → index).
   ;; @tile4t-copies
-  (type $tile4t_type (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32)))
+  ;; mode: as $linear_modes (0: lane l of row i at c + 4i + l·ldc; 1: row i at c + i·ldc, 8 lanes in a row;
+  ;; + 2: added to what is there).
+  (type $tile4t_type (func (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)))
   (func $tile4t (type $tile4t_type)
     (param $c i32) (param $ldc i32) (param $a i32) (param $lda i32) (param $b i32) (param $K i32)
-    (param $bias i32) (param $rows i32) (param $cols i32)
+    (param $bias i32) (param $rows i32) (param $cols i32) (param $mode i32)
     (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $k i32) (local $bend i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
@@ -329,27 +348,80 @@
         (local.set $k (i32.add (local.get $k) (i32.const 4)))
         (local.set $b (i32.add (local.get $b) (i32.const 32)))
         (br_if $steps (i32.ne (local.get $b) (local.get $bend))))))
+    ;; rows stored as they lie (modes 1, 3: a convolution's output channels)
+    (if (i32.and (local.get $mode) (i32.const 1)) (then
+      (call $store_rows (local.get $c) (local.get $ldc) (local.get $bias) (i32.and (local.get $mode) (i32.const 2))
+        (local.get $rows) (local.get $cols) (local.get $c00) (local.get $c01) (local.get $c10) (local.get $c11)
+        (local.get $c20) (local.get $c21) (local.get $c30) (local.get $c31))
+      (return)))
     ;; a whole tile (every tile of a Linear but a matrix's last rows and columns): 8 stores of 4 values
     (if (i32.and (i32.eq (local.get $rows) (i32.const 4)) (i32.eq (local.get $cols) (i32.const 8))) (then
-      (call $store4x4t (local.get $c) (local.get $ldc) (local.get $bias) (local.get $c00) (local.get $c10) (local.get $c20) (local.get $c30))
-      (call $store4x4t (i32.add (local.get $c) (i32.shl (local.get $ldc) (i32.const 2))) (local.get $ldc) (local.get $bias)
+      (call $store4x4t (local.get $c) (local.get $ldc) (local.get $bias) (local.get $mode) (local.get $c00) (local.get $c10) (local.get $c20) (local.get $c30))
+      (call $store4x4t (i32.add (local.get $c) (i32.shl (local.get $ldc) (i32.const 2))) (local.get $ldc) (local.get $bias) (local.get $mode)
         (local.get $c01) (local.get $c11) (local.get $c21) (local.get $c31))
       (return)))
-    (call $store8t (local.get $c) (local.get $ldc) (local.get $c00) (local.get $c01) (local.get $bias) (local.get $cols))
+    (call $store8t (local.get $c) (local.get $ldc) (local.get $c00) (local.get $c01) (local.get $bias) (local.get $cols) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $rows) (i32.const 1)))
     (call $store8t (i32.add (local.get $c) (i32.const 4)) (local.get $ldc) (local.get $c10) (local.get $c11)
-      (select (i32.add (local.get $bias) (i32.const 4)) (i32.const 0) (local.get $bias)) (local.get $cols))
+      (select (i32.add (local.get $bias) (i32.const 4)) (i32.const 0) (local.get $bias)) (local.get $cols) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $rows) (i32.const 2)))
     (call $store8t (i32.add (local.get $c) (i32.const 8)) (local.get $ldc) (local.get $c20) (local.get $c21)
-      (select (i32.add (local.get $bias) (i32.const 8)) (i32.const 0) (local.get $bias)) (local.get $cols))
+      (select (i32.add (local.get $bias) (i32.const 8)) (i32.const 0) (local.get $bias)) (local.get $cols) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $rows) (i32.const 3)))
     (call $store8t (i32.add (local.get $c) (i32.const 12)) (local.get $ldc) (local.get $c30) (local.get $c31)
-      (select (i32.add (local.get $bias) (i32.const 12)) (i32.const 0) (local.get $bias)) (local.get $cols))
+      (select (i32.add (local.get $bias) (i32.const 12)) (i32.const 0) (local.get $bias)) (local.get $cols) (local.get $mode))
+  )
+
+  ;; The rows of a tile as they lie (modes 1 and 3): row i, its 8 sums (+ the scalar bias[i] unless bias is 0),
+  ;; at c + i·ldc; the first `rows` rows, the first `cols` columns; acc ≠ 0: added to what is there.
+  (func $store_rows (param $c i32) (param $ldc i32) (param $bias i32) (param $acc i32) (param $rows i32) (param $cols i32)
+    (param $s00 v128) (param $s01 v128) (param $s10 v128) (param $s11 v128)
+    (param $s20 v128) (param $s21 v128) (param $s30 v128) (param $s31 v128)
+    (call $store8r (local.get $c) (local.get $s00) (local.get $s01) (local.get $bias) (local.get $acc) (local.get $cols))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 1)))
+    (call $store8r (i32.add (local.get $c) (local.get $ldc)) (local.get $s10) (local.get $s11)
+      (select (i32.add (local.get $bias) (i32.const 4)) (i32.const 0) (local.get $bias)) (local.get $acc) (local.get $cols))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 2)))
+    (call $store8r (i32.add (local.get $c) (i32.shl (local.get $ldc) (i32.const 1))) (local.get $s20) (local.get $s21)
+      (select (i32.add (local.get $bias) (i32.const 8)) (i32.const 0) (local.get $bias)) (local.get $acc) (local.get $cols))
+    (br_if 0 (i32.le_s (local.get $rows) (i32.const 3)))
+    (call $store8r (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 3))) (local.get $s30) (local.get $s31)
+      (select (i32.add (local.get $bias) (i32.const 12)) (i32.const 0) (local.get $bias)) (local.get $acc) (local.get $cols))
+  )
+
+  ;; 8 sums in a row at c (+ the scalar at `bias` unless 0; + what c holds when acc ≠ 0): the first `cols`.
+  (func $store8r (param $c i32) (param $s0 v128) (param $s1 v128) (param $bias i32) (param $acc i32) (param $cols i32)
+    (if (local.get $bias) (then
+      (local.set $s0 (f32x4.add (local.get $s0) (v128.load32_splat (local.get $bias))))
+      (local.set $s1 (f32x4.add (local.get $s1) (v128.load32_splat (local.get $bias))))))
+    (if (local.get $acc) (then
+      (local.set $s0 (f32x4.add (v128.load (local.get $c)) (local.get $s0)))
+      (local.set $s1 (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $s1)))))
+    (if (i32.eq (local.get $cols) (i32.const 8)) (then
+      (v128.store (local.get $c) (local.get $s0))
+      (v128.store offset=16 (local.get $c) (local.get $s1))
+      (return)))
+    (f32.store (local.get $c) (f32x4.extract_lane 0 (local.get $s0)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 1)))
+    (f32.store offset=4 (local.get $c) (f32x4.extract_lane 1 (local.get $s0)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 2)))
+    (f32.store offset=8 (local.get $c) (f32x4.extract_lane 2 (local.get $s0)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 3)))
+    (f32.store offset=12 (local.get $c) (f32x4.extract_lane 3 (local.get $s0)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 4)))
+    (f32.store offset=16 (local.get $c) (f32x4.extract_lane 0 (local.get $s1)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 5)))
+    (f32.store offset=20 (local.get $c) (f32x4.extract_lane 1 (local.get $s1)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 6)))
+    (f32.store offset=24 (local.get $c) (f32x4.extract_lane 2 (local.get $s1)))
+    (br_if 0 (i32.le_s (local.get $cols) (i32.const 7)))
+    (f32.store offset=28 (local.get $c) (f32x4.extract_lane 3 (local.get $s1)))
   )
 
   ;; 4 rows i of 4 sums each, s_i[l], stored transposed: lane l goes to c + l·ldc as 4 floats (+ the 4 biases at
   ;; `bias`, unless 0): one 4×4 transpose, then 4 stores, instead of 16 single ones. Each value is $store8t's.
-  (func $store4x4t (param $c i32) (param $ldc i32) (param $bias i32)
+  ;; mode & 2: each added to what is there.
+  (func $store4x4t (param $c i32) (param $ldc i32) (param $bias i32) (param $mode i32)
     (param $s0 v128) (param $s1 v128) (param $s2 v128) (param $s3 v128)
     (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $u v128)
     (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $s0) (local.get $s1)))     ;; a0 b0 a1 b1
@@ -366,6 +438,11 @@
       (local.set $s1 (f32x4.add (local.get $s1) (local.get $u)))
       (local.set $s2 (f32x4.add (local.get $s2) (local.get $u)))
       (local.set $s3 (f32x4.add (local.get $s3) (local.get $u)))))
+    (if (i32.and (local.get $mode) (i32.const 2)) (then
+      (local.set $s0 (f32x4.add (v128.load (local.get $c)) (local.get $s0)))
+      (local.set $s1 (f32x4.add (v128.load (i32.add (local.get $c) (local.get $ldc))) (local.get $s1)))
+      (local.set $s2 (f32x4.add (v128.load (i32.add (local.get $c) (i32.shl (local.get $ldc) (i32.const 1)))) (local.get $s2)))
+      (local.set $s3 (f32x4.add (v128.load (i32.add (local.get $c) (i32.mul (local.get $ldc) (i32.const 3)))) (local.get $s3)))))
     (v128.store (local.get $c) (local.get $s0))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
     (v128.store (local.get $c) (local.get $s1))
@@ -375,33 +452,39 @@
     (v128.store (local.get $c) (local.get $s3))
   )
 
-  ;; 8 sums (+ the scalar bias at `bias`, unless 0) stored ldc bytes apart: the first `cols` of them.
-  (func $store8t (param $c i32) (param $ldc i32) (param $s0 v128) (param $s1 v128) (param $bias i32) (param $cols i32)
+  ;; 8 sums (+ the scalar bias at `bias`, unless 0) stored ldc bytes apart: the first `cols` of them (mode & 2: added).
+  (func $store8t (param $c i32) (param $ldc i32) (param $s0 v128) (param $s1 v128) (param $bias i32) (param $cols i32) (param $mode i32)
     (if (local.get $bias) (then
       (local.set $s0 (f32x4.add (local.get $s0) (v128.load32_splat (local.get $bias))))
       (local.set $s1 (f32x4.add (local.get $s1) (v128.load32_splat (local.get $bias))))))
-    (f32.store (local.get $c) (f32x4.extract_lane 0 (local.get $s0)))
+    (call $store1 (local.get $c) (f32x4.extract_lane 0 (local.get $s0)) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $cols) (i32.const 1)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (f32.store (local.get $c) (f32x4.extract_lane 1 (local.get $s0)))
+    (call $store1 (local.get $c) (f32x4.extract_lane 1 (local.get $s0)) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $cols) (i32.const 2)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (f32.store (local.get $c) (f32x4.extract_lane 2 (local.get $s0)))
+    (call $store1 (local.get $c) (f32x4.extract_lane 2 (local.get $s0)) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $cols) (i32.const 3)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (f32.store (local.get $c) (f32x4.extract_lane 3 (local.get $s0)))
+    (call $store1 (local.get $c) (f32x4.extract_lane 3 (local.get $s0)) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $cols) (i32.const 4)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (f32.store (local.get $c) (f32x4.extract_lane 0 (local.get $s1)))
+    (call $store1 (local.get $c) (f32x4.extract_lane 0 (local.get $s1)) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $cols) (i32.const 5)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (f32.store (local.get $c) (f32x4.extract_lane 1 (local.get $s1)))
+    (call $store1 (local.get $c) (f32x4.extract_lane 1 (local.get $s1)) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $cols) (i32.const 6)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (f32.store (local.get $c) (f32x4.extract_lane 2 (local.get $s1)))
+    (call $store1 (local.get $c) (f32x4.extract_lane 2 (local.get $s1)) (local.get $mode))
     (br_if 0 (i32.le_s (local.get $cols) (i32.const 7)))
     (local.set $c (i32.add (local.get $c) (local.get $ldc)))
-    (f32.store (local.get $c) (f32x4.extract_lane 3 (local.get $s1)))
+    (call $store1 (local.get $c) (f32x4.extract_lane 3 (local.get $s1)) (local.get $mode))
+  )
+
+  ;; One float at c: v, or (mode & 2) v added to what is there.
+  (func $store1 (param $c i32) (param $v f32) (param $mode i32)
+    (if (i32.and (local.get $mode) (i32.const 2)) (then (local.set $v (f32.add (f32.load (local.get $c)) (local.get $v)))))
+    (f32.store (local.get $c) (local.get $v))
   )
 
   ;; Packs B(r, j) = src[j·ldj + r·ldr] (bytes), r < rows, j < cols, into panels of 8 columns at dst:
@@ -427,7 +510,7 @@
             (local.set $v2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $ldj) (i32.const 1)))))
             (local.set $v3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $ldj) (i32.const 3)))))
             ;; row r+i of the panel: lane i of each column's 4 values, 32 bytes apart
-            (call $store4x4t (local.get $dst) (i32.const 32) (i32.const 0)
+            (call $store4x4t (local.get $dst) (i32.const 32) (i32.const 0) (i32.const 0)
               (local.get $v0) (local.get $v1) (local.get $v2) (local.get $v3))
             (local.set $s (i32.add (local.get $s) (i32.shl (local.get $ldj) (i32.const 2))))
             (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
@@ -468,6 +551,202 @@
         (br $rloop)))
       (local.set $j (i32.add (local.get $j) (i32.const 8)))
       (br $panels)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; Convolutions (kernels/wasm/conv.ts), one image at a time, NCHW. im2col of x (C,H,W) for a kh×kw kernel,
+  ;; stride s, padding p: col(k, q) = x[c, oy·s − p + ky, ox·s − p + kx] (0 outside x) for k = (c·kh + ky)·kw + kx
+  ;; and q = oy·Wo + ox, written at dst + (q>>3)·qs8 + (q&7)·ql + (k>>3)·ks8 + (k&7)·kl (bytes): the caller's
+  ;; layout (panels of 8 positions for "linear_modes", a plain matrix, its transpose). Rows k in [lo, hi).
+  (func (export "im2col")
+    (param $dst i32) (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
+    (param $s i32) (param $p i32) (param $qs8 i32) (param $ql i32) (param $ks8 i32) (param $kl i32)
+    (param $lo i32) (param $hi i32)
+    (local $kb i32) (local $kend i32) (local $k i32) (local $c0 i32) (local $ky0 i32) (local $kx0 i32)
+    (local $c i32) (local $ky i32) (local $kx i32) (local $Ho i32) (local $Wo i32) (local $r i32)
+    (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32) (local $q i32) (local $qa i32) (local $v f32)
+    (local.set $Ho (i32.add (i32.div_s (i32.sub (i32.add (local.get $H) (i32.shl (local.get $p) (i32.const 1))) (local.get $kh)) (local.get $s)) (i32.const 1)))
+    (local.set $Wo (i32.add (i32.div_s (i32.sub (i32.add (local.get $W) (i32.shl (local.get $p) (i32.const 1))) (local.get $kw)) (local.get $s)) (i32.const 1)))
+    ;; blocks of 8 rows k; within a block, position by position, the 8 rows: writes stay close together in
+    ;; every layout the callers use (a row-by-row walk strides through memory at a power of two)
+    (local.set $kb (local.get $lo))
+    (block $bdone (loop $blocks
+      (br_if $bdone (i32.ge_s (local.get $kb) (local.get $hi)))
+      (local.set $kend (i32.add (local.get $kb) (i32.const 8)))
+      (if (i32.gt_s (local.get $kend) (local.get $hi)) (then (local.set $kend (local.get $hi))))
+      ;; (c0, ky0, kx0) of row kb
+      (local.set $c0 (i32.div_u (local.get $kb) (i32.mul (local.get $kh) (local.get $kw))))
+      (local.set $r (i32.sub (local.get $kb) (i32.mul (local.get $c0) (i32.mul (local.get $kh) (local.get $kw)))))
+      (local.set $ky0 (i32.div_u (local.get $r) (local.get $kw)))
+      (local.set $kx0 (i32.sub (local.get $r) (i32.mul (local.get $ky0) (local.get $kw))))
+      (local.set $q (i32.const 0))
+      (local.set $oy (i32.const 0))
+      (local.set $ox (i32.const 0))
+      (block $qdone (loop $qs
+        (br_if $qdone (i32.ge_s (local.get $oy) (local.get $Ho)))
+        (local.set $qa (i32.add (local.get $dst) (i32.add (i32.mul (i32.shr_u (local.get $q) (i32.const 3)) (local.get $qs8))
+                                                        (i32.mul (i32.and (local.get $q) (i32.const 7)) (local.get $ql)))))
+        (local.set $c (local.get $c0))
+        (local.set $ky (local.get $ky0))
+        (local.set $kx (local.get $kx0))
+        (local.set $k (local.get $kb))
+        (loop $ks
+          (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $s)) (local.get $p)) (local.get $ky)))
+          (local.set $ix (i32.add (i32.sub (i32.mul (local.get $ox) (local.get $s)) (local.get $p)) (local.get $kx)))
+          (local.set $v (f32.const 0))
+          (if (i32.and (i32.lt_u (local.get $iy) (local.get $H)) (i32.lt_u (local.get $ix) (local.get $W)))
+            (then (local.set $v (f32.load (i32.add (local.get $x) (i32.shl
+              (i32.add (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix))
+              (i32.const 2)))))))
+          (f32.store (i32.add (local.get $qa) (i32.add (i32.mul (i32.shr_u (local.get $k) (i32.const 3)) (local.get $ks8))
+                                                      (i32.mul (i32.and (local.get $k) (i32.const 7)) (local.get $kl))))
+            (local.get $v))
+          ;; the next row k: (c, ky, kx) moves on
+          (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+          (if (i32.eq (local.get $kx) (local.get $kw)) (then
+            (local.set $kx (i32.const 0))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (if (i32.eq (local.get $ky) (local.get $kh)) (then
+              (local.set $ky (i32.const 0))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br_if $ks (i32.lt_s (local.get $k) (local.get $kend))))
+        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+        (if (i32.eq (local.get $ox) (local.get $Wo)) (then
+          (local.set $ox (i32.const 0))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))))
+        (br $qs)))
+      (local.set $kb (local.get $kend))
+      (br $blocks)))
+  )
+
+  ;; im2col into the panels "linear_modes" reads (the forward's col): panel g of 8 positions q = 8g…8g+7 holds, for
+  ;; each k in turn, their 8 values: dst[g][k][l] = col(k, 8g + l) (0 for q ≥ Ho·Wo). Panels g in [lo, hi), each
+  ;; written front to back. Stride 1 and 8 positions inside one row of x: two 16-byte copies; else lane by lane.
+  (func (export "im2col_panels")
+    (param $dst i32) (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
+    (param $s i32) (param $p i32) (param $lo i32) (param $hi i32)
+    (local $Ho i32) (local $Wo i32) (local $P i32) (local $Kc i32) (local $g i32) (local $q0 i32) (local $oy i32)
+    (local $ox0 i32) (local $d i32) (local $c i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $ix i32)
+    (local $row i32) (local $inrow i32) (local $inpanel i32) (local $l i32) (local $oyl i32) (local $oxl i32) (local $v f32)
+    (local.set $Ho (i32.add (i32.div_s (i32.sub (i32.add (local.get $H) (i32.shl (local.get $p) (i32.const 1))) (local.get $kh)) (local.get $s)) (i32.const 1)))
+    (local.set $Wo (i32.add (i32.div_s (i32.sub (i32.add (local.get $W) (i32.shl (local.get $p) (i32.const 1))) (local.get $kw)) (local.get $s)) (i32.const 1)))
+    (local.set $P (i32.mul (local.get $Ho) (local.get $Wo)))
+    (local.set $Kc (i32.mul (local.get $C) (i32.mul (local.get $kh) (local.get $kw))))
+    (local.set $g (local.get $lo))
+    (block $gdone (loop $panels
+      (br_if $gdone (i32.ge_s (local.get $g) (local.get $hi)))
+      (local.set $q0 (i32.shl (local.get $g) (i32.const 3)))
+      (local.set $oy (i32.div_u (local.get $q0) (local.get $Wo)))
+      (local.set $ox0 (i32.sub (local.get $q0) (i32.mul (local.get $oy) (local.get $Wo))))
+      ;; the 8 positions lie in one output row, and stride 1 reads them side by side
+      (local.set $inpanel (i32.and (i32.eq (local.get $s) (i32.const 1))
+                                   (i32.le_s (i32.add (local.get $ox0) (i32.const 8)) (local.get $Wo))))
+      (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $g) (i32.shl (local.get $Kc) (i32.const 5)))))
+      (local.set $c (i32.const 0))
+      (block $cdone (loop $cs
+        (br_if $cdone (i32.ge_s (local.get $c) (local.get $C)))
+        (local.set $ky (i32.const 0))
+        (block $kydone (loop $kys
+          (br_if $kydone (i32.ge_s (local.get $ky) (local.get $kh)))
+          (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $s)) (local.get $p)) (local.get $ky)))
+          (local.set $inrow (i32.lt_u (local.get $iy) (local.get $H)))
+          (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (local.get $iy)) (local.get $W)) (i32.const 2))))
+          (local.set $kx (i32.const 0))
+          (block $kxdone (loop $kxs
+            (br_if $kxdone (i32.ge_s (local.get $kx) (local.get $kw)))
+            (local.set $ix (i32.add (i32.sub (i32.mul (local.get $ox0) (local.get $s)) (local.get $p)) (local.get $kx)))
+            (if (i32.and (i32.and (local.get $inpanel) (local.get $inrow))
+                         (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (i32.const 8)) (local.get $W))))
+              (then
+                (v128.store (local.get $d) (v128.load (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2)))))
+                (v128.store offset=16 (local.get $d) (v128.load offset=16 (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2))))))
+              (else (if (i32.and (local.get $inpanel) (i32.eqz (local.get $inrow)))
+              ;; the 8 positions' row of x lies in the padding: zeros
+              (then
+                (v128.store (local.get $d) (v128.const i64x2 0 0))
+                (v128.store offset=16 (local.get $d) (v128.const i64x2 0 0)))
+              (else
+                ;; lane by lane, the position (oyl, oxl) moving on along the rows
+                (local.set $oyl (local.get $oy))
+                (local.set $oxl (local.get $ox0))
+                (local.set $l (i32.const 0))
+                (loop $lanes
+                  (local.set $v (f32.const 0))
+                  (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oyl) (local.get $s)) (local.get $p)) (local.get $ky)))
+                  (local.set $ix (i32.add (i32.sub (i32.mul (local.get $oxl) (local.get $s)) (local.get $p)) (local.get $kx)))
+                  (if (i32.and (i32.lt_s (i32.add (local.get $q0) (local.get $l)) (local.get $P))
+                               (i32.and (i32.lt_u (local.get $iy) (local.get $H)) (i32.lt_u (local.get $ix) (local.get $W))))
+                    (then (local.set $v (f32.load (i32.add (local.get $x) (i32.shl
+                      (i32.add (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix))
+                      (i32.const 2)))))))
+                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $l) (i32.const 2))) (local.get $v))
+                  (local.set $oxl (i32.add (local.get $oxl) (i32.const 1)))
+                  (if (i32.eq (local.get $oxl) (local.get $Wo)) (then
+                    (local.set $oxl (i32.const 0))
+                    (local.set $oyl (i32.add (local.get $oyl) (i32.const 1)))))
+                  (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                  (br_if $lanes (i32.lt_s (local.get $l) (i32.const 8))))))))
+            (local.set $d (i32.add (local.get $d) (i32.const 32)))
+            (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+            (br $kxs)))
+          (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+          (br $kys)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $cs)))
+      (local.set $g (i32.add (local.get $g) (i32.const 1)))
+      (br $panels)))
+  )
+
+  ;; Its adjoint, added in: dx[c, iy, ix] += col(k, q) for every (k, q) im2col would have read x[c, iy, ix] into,
+  ;; col a plain (C·kh·kw, Ho·Wo) matrix. Channels c in [lo, hi); for each, (ky, kx) in increasing order, then
+  ;; q: one fixed order of the additions into each dx value, whatever the split.
+  (func (export "col2im")
+    (param $dx i32) (param $col i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
+    (param $s i32) (param $p i32) (param $lo i32) (param $hi i32)
+    (local $c i32) (local $ky i32) (local $kx i32) (local $Ho i32) (local $Wo i32) (local $src i32)
+    (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32) (local $row i32) (local $a i32)
+    (local.set $Ho (i32.add (i32.div_s (i32.sub (i32.add (local.get $H) (i32.shl (local.get $p) (i32.const 1))) (local.get $kh)) (local.get $s)) (i32.const 1)))
+    (local.set $Wo (i32.add (i32.div_s (i32.sub (i32.add (local.get $W) (i32.shl (local.get $p) (i32.const 1))) (local.get $kw)) (local.get $s)) (i32.const 1)))
+    (local.set $c (local.get $lo))
+    (block $cdone (loop $cs
+      (br_if $cdone (i32.ge_s (local.get $c) (local.get $hi)))
+      ;; col row k = (c·kh + ky)·kw + kx, its Ho·Wo values in a row
+      (local.set $src (i32.add (local.get $col) (i32.shl (i32.mul (i32.mul (local.get $c) (i32.mul (local.get $kh) (local.get $kw)))
+                                                                   (i32.mul (local.get $Ho) (local.get $Wo))) (i32.const 2))))
+      (local.set $ky (i32.const 0))
+      (block $kydone (loop $kys
+        (br_if $kydone (i32.ge_s (local.get $ky) (local.get $kh)))
+        (local.set $kx (i32.const 0))
+        (block $kxdone (loop $kxs
+          (br_if $kxdone (i32.ge_s (local.get $kx) (local.get $kw)))
+          (local.set $oy (i32.const 0))
+          (block $ydone (loop $ys
+            (br_if $ydone (i32.ge_s (local.get $oy) (local.get $Ho)))
+            (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $s)) (local.get $p)) (local.get $ky)))
+            (if (i32.lt_u (local.get $iy) (local.get $H)) (then
+              (local.set $row (i32.add (local.get $dx) (i32.shl (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (local.get $iy)) (local.get $W)) (i32.const 2))))
+              (local.set $ix (i32.sub (local.get $kx) (local.get $p)))
+              (local.set $ox (i32.const 0))
+              (block $xdone (loop $xs
+                (br_if $xdone (i32.ge_s (local.get $ox) (local.get $Wo)))
+                (if (i32.lt_u (local.get $ix) (local.get $W)) (then
+                  (local.set $a (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2))))
+                  (f32.store (local.get $a) (f32.add (f32.load (local.get $a))
+                    (f32.load (i32.add (local.get $src) (i32.shl (local.get $ox) (i32.const 2))))))))
+                (local.set $ix (i32.add (local.get $ix) (local.get $s)))
+                (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+                (br $xs)))))
+            (local.set $src (i32.add (local.get $src) (i32.shl (local.get $Wo) (i32.const 2))))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $ys)))
+          (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+          (br $kxs)))
+        (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+        (br $kys)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $cs)))
   )
 
   ;; ---------------------------------------------------------------------------------------------------
