@@ -389,7 +389,7 @@ export function resnetBackward(
     attnpoolBackward(be, dOut, { dctx: x.alloc(B * C), dqkv: x.alloc(B * N * 3 * C), dtok: x.alloc(B * N * C), datt: x.alloc(B * d.H * N) },
       dEmb, run.pool, rp.attnpool, d, wg && wg.attnpool);
     // bottlenecks, last to first: block g's input gradient is block g − 1's output gradient
-    for (let g = L - 1; g > target.block; g--) {
+    for (let g = L - 1; g > Math.max(target.block, -1); g--) {
       const b = plans[g];
       const a = run.blocks[g];
       if (!a) fail(`visionBackward: block ${g}'s activations are missing from this run`); // excluded by the check above

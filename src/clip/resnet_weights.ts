@@ -156,8 +156,8 @@ export function inferResnetVision(shapes: Map<string, number[]>, source: string)
 }
 
 /**
- * (scale, offset) of a ResNet tensor for the seeded generator (reference/resnet_fixtures.py's twin): convs and
- * Linear weights ±1/√fan_in, biases ±0.02, BatchNorm weight 1 ± 0.1, bias ±0.1, running mean ±0.1, running
+ * (scale, offset) of a ResNet tensor for the seeded generator (reference/resnet_fixtures.py's twin): convs
+ * ±√(3/fan_in) (variance 1/fan_in, so a deep tower still sees its input), Linear weights ±1/√fan_in, biases ±0.02, BatchNorm weight 1 ± 0.1, bias ±0.1, running mean ±0.1, running
  * variance 1 ± 0.1 (kept positive), positional embedding ±0.1.
  */
 export function resnetSeededScale(key: string, shape: number[]): [number, number] {
@@ -169,5 +169,5 @@ export function resnetSeededScale(key: string, shape: number[]): [number, number
   if (key.endsWith('.bias')) return [0.02, 0];
   let fanIn = 1;
   for (const d of shape.slice(1)) fanIn *= d;
-  return [1 / Math.sqrt(fanIn), 0];
+  return [shape.length === 4 ? Math.sqrt(3 / fanIn) : 1 / Math.sqrt(fanIn), 0];
 }
