@@ -309,7 +309,11 @@ def tiny_fixture(oc):
         for preset in cr.PRESETS:
             P = TINY['P'][preset]
             tr = cr.decomcam(cam, rgb, texts[0], preset, in_dtype, P=P, layer='visual.layer4')
-            cr.add(out, f'{dt}.0.{preset}', tr, cr.DECOM_KEYS + ['grads'], in_dtype)
+            # keep the file small: the first component's M, mask and perturbed image (s holds every score)
+            keys = [k for k in cr.DECOM_KEYS if k not in ('M', 'masks', 'batch')] + ['grads']
+            cr.add(out, f'{dt}.0.{preset}', tr, keys, in_dtype)
+            for k in ('M', 'masks', 'batch'):
+                out[f'{dt}.0.{preset}.{k}0'] = tr[k][0].to(in_dtype)
             meta['checks'][f'{dt}.0.{preset}'] = cr.checks(tr, min(P, tr['alpha'].shape[0]))
         cr.add(out, dt, tr, ['acts'], in_dtype)
         for name in cr.BASELINES:
