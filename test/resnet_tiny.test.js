@@ -15,6 +15,7 @@ import { loadClip } from '../dist/clip/load.js';
 import { encodeTokens } from '../dist/clip/model.js';
 import { getActivation, resolveLayer, visionBackward, visionForward } from '../dist/clip/vision.js';
 import { normalize } from '../dist/image/preprocess.js';
+import { seededUniform } from '../dist/tensor/rng.js';
 import { explain, camMethods } from '../dist/cam/explain.js';
 import { scoreAndGrad } from '../dist/cam/target.js';
 import { createWasmBackend } from '../dist/kernels/wasm/backend.js';
@@ -31,7 +32,7 @@ const ref = (name) => {
 };
 const modelDir = join(fixturesDir, 'tiny_clip_rn');
 const S = meta.config.image_resolution;
-const rgb = { data: Float64Array.from(ref('input.rgb')), shape: [3, S, S] };
+const rgb = { data: seededUniform(meta.rgb_seed, 'rgb', 3 * S * S, 0.5, 0.5, 'float64'), shape: [3, S, S] };
 const prompt = meta.prompts[0];
 const BLOCKS = [];
 meta.config.vision_layers.forEach((n, s) => { for (let i = 0; i < n; i++) BLOCKS.push(`visual.layer${s + 1}.${i}`); });
@@ -45,7 +46,8 @@ const DECOM_STAGES = [ // fixture key, our value, tolerance column
   ['s', (r) => r.trace.s.data, 'derived'], ['s0', (r) => r.trace.s0.data, 'derived'], ['w', (r) => r.weights.data, 'derived'],
   ['map', (r) => r.map.data, 'map'],
 ];
-const DECOM_STAGE_COUNT = { official: 14, paper: 15 }; // the official preset has no s0
+// the official preset has no s0; M0, masks0, blur and batch0 are stored in f64 only
+const DECOM_STAGE_COUNT = { f32: { official: 10, paper: 11 }, f64: { official: 14, paper: 15 } };
 const BASELINE_STAGES = {
   gradcam: ['weights'], gradcampp: ['weights'], xgradcam: ['weights'], layercam: [], hirescam: [], eigencam: [],
   eigengradcam: [], scorecam: ['scores', 'weights'], gscorecam: ['top', 'scores', 'weights'],
@@ -82,7 +84,9 @@ for (const dt of ['f32', 'f64']) {
     assertClose(t, `${dt}.score.cosine`, [score], ref(`${dt}.score.cosine`), tol.forward);
     for (const layer of ['visual.layer4', 'visual.layer3', 'visual.pixels']) {
       const g = visionBackward(model, run, { data: dv, shape: [1, model.config.embedDim] }, layer);
-      assertClose(t, `${dt}.grad.${layer}`, g.data, ref(`${dt}.grad.${layer}`), tol.grad);
+      // the pixels' gradient is stored in f64 only (the f32 reference differs by the input's rounding, ~1e-8)
+      const key = layer === 'visual.pixels' ? 'f64.grad.visual.pixels' : `${dt}.grad.${layer}`;
+      assertClose(t, `${dt}.grad.${layer}`, g.data, ref(key), tol.grad);
     }
     t.end();
   });
@@ -102,7 +106,7 @@ for (const dt of ['f32', 'f64']) {
         assertClose(t, `${pre}.${key}`, ours(res), ref(`${pre}.${key}`), camTol[col]);
         compared++;
       }
-      t.equal(compared, DECOM_STAGE_COUNT[preset], `${pre}: ${compared} stages compared`);
+      t.equal(compared, DECOM_STAGE_COUNT[dt][preset], `${pre}: ${compared} stages compared`);
       t.end();
     });
   }
@@ -119,7 +123,7 @@ for (const dt of ['f32', 'f64']) {
       if (optional.includes('scores')) assertClose(t, `${pre}.scores`, res.trace.scores.data, ref(`${pre}.scores`), camTol.derived);
       if (optional.includes('weights')) assertClose(t, `${pre}.weights`, res.channelWeights.data, ref(`${pre}.weights`), camTol.derived);
       assertClose(t, `${pre}.raw`, res.trace.raw.data, ref(`${pre}.raw`), camTol.derived);
-      assertClose(t, `${pre}.map`, res.map.data, ref(`${pre}.map`), camTol.map);
+      if (dt === 'f32') assertClose(t, `${pre}.map`, res.map.data, ref(`${pre}.map`), camTol.map); // (f32 only: see the fixture)
       t.end();
     });
   }
