@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, serializeSafetensors } from '../dist/io/safetensors.js';
 import { loadClip } from '../dist/clip/load.js';
+import { parameterCount } from '../dist/clip/config.js';
 import { encodeImages, encodeTokens } from '../dist/clip/model.js';
 import { getActivation, resolveLayer, visionBackward, visionForward } from '../dist/clip/vision.js';
 import { normalize } from '../dist/image/preprocess.js';
@@ -60,7 +61,8 @@ const BASELINE_STAGES = {
 };
 
 test('resnet tiny: the configuration inferred from the OpenAI state dict, as build_model does', (t) => {
-  const { config } = loadClip(modelDir, { dtype: 'float64' });
+  const { config, params } = loadClip(modelDir, { dtype: 'float64' });
+  t.equal(parameterCount(config), params.data.length, `parameterCount = the parameter table's size (${params.data.length})`);
   t.deepEqual(config.resnet, { layers: meta.config.vision_layers, width: meta.config.vision_width }, 'layers and stem width');
   t.deepEqual([config.vision.imageSize, config.vision.width, config.vision.heads, config.embedDim],
     [S, 32 * meta.config.vision_width, (32 * meta.config.vision_width) / 64, meta.config.embed_dim],
