@@ -9,8 +9,8 @@ the folder of a local openai/CLIP checkout (or of an archive of its clip/model.p
   tiny_clip_rn/      a tiny ResNet CLIP (width 8, layers [2,2,2,2], 128 px, text width 64) with seeded weights, as an
                      OpenAI-named safetensors file + the tiny vocabulary: a model folder for loadClip / tools/explain.js
   resnet_tiny.*      its stages (stem, every bottleneck, embedding, text embeddings, gradients at layer4, layer3 and the
-                     pixels), DecomCAM (both presets) and the nine baselines at visual.layer4 (Score-CAM at
-                     visual.layer1: one forward per channel), f32 and f64
+                     pixels), DecomCAM (both presets) and the nine baselines at visual.layer4 (Score-CAM at the
+                     stem's 8 channels: one forward per channel), f32 and f64
   resnet_rn50.*      a full-width RN50-shaped tower (layers [3,4,6,3], width 64, E 1024) at 64 px (plain-TS convolutions
                      are slow) whose weights come from reference/seeded.py (never stored), f32: stem, stage outputs, the
                      embedding, the gradient at layer4 and DecomCAM's official preset (P 500 of 2048, Q 3 of the 2 x 2
@@ -47,7 +47,7 @@ TINY_VOCAB = os.path.join(FIXTURES, 'tiny_clip_hf')  # vocab.json + merges.txt (
 TINY = dict(seed=15, embed_dim=32, image_resolution=128, vision_layers=(2, 2, 2, 2), vision_width=8,
             context_length=77, vocab_size=551, transformer_width=64, transformer_heads=1, transformer_layers=1,
             rgb_seed=2, prompts=['a blue square and a green triangle', 'a photo of a cat'],
-            P={'official': 500, 'paper': 40}, topK=8, scorecam_layer='visual.layer1')
+            P={'official': 500, 'paper': 40}, topK=8, scorecam_layer='visual.stem')
 RN50 = dict(seed=50, layers=(3, 4, 6, 3), width=64, embed_dim=1024, image_resolution=64, rgb_seed=7,
             text_seed=8, logit_scale=4.605170249938965, Q=3)
 
@@ -323,7 +323,7 @@ def tiny_fixture(oc):
                     out[f'{dt}.0.{preset}.{k}0'] = tr[k][0].to(in_dtype)
             meta['checks'][f'{dt}.0.{preset}'] = cr.checks(tr, min(P, tr['alpha'].shape[0]))
         cr.add(out, dt, tr, ['acts'], in_dtype)
-        # Score-CAM runs one forward per channel: at visual.layer1 (32 channels, 32 x 32), not layer4's 256
+        # Score-CAM runs one forward per channel: at visual.stem (8 channels, 32 x 32), not layer4's 256
         cam1 = CamModel(model.visual, ls, S, TINY['scorecam_layer'])
         for name in cr.BASELINES:
             layer = TINY['scorecam_layer'] if name == 'scorecam' else 'visual.layer4'

@@ -17,7 +17,7 @@ import { encodeImages, encodeTokens } from '../dist/clip/model.js';
 import { getActivation, resolveLayer, visionBackward, visionForward } from '../dist/clip/vision.js';
 import { normalize } from '../dist/image/preprocess.js';
 import { seededUniform } from '../dist/tensor/rng.js';
-import { explain, camMethods } from '../dist/cam/explain.js';
+import { explain, explainMethods, camMethods } from '../dist/cam/explain.js';
 import { componentWeights, presets } from '../dist/cam/decomcam.js';
 import { scoreAndGrad } from '../dist/cam/target.js';
 import { createWasmBackend } from '../dist/kernels/wasm/backend.js';
@@ -129,14 +129,18 @@ for (const dt of ['f32', 'f64']) {
     });
   }
 
-  for (const name of Object.keys(camMethods).filter((m) => m !== 'decomcam')) {
-    // Score-CAM (a forward per channel) at visual.layer1's 32 channels; the others at visual.layer4
-    const layer = name === 'scorecam' ? meta.scorecam_layer : 'visual.layer4';
-    test(`resnet tiny ${name} ${dt}: channel weights / raw map / final map at ${layer}`, (t) => {
-      const own = name === 'gscorecam' ? { topK: meta.topK } : {};
-      const r = explain(model, rgb, [prompt], { method: name, layer, ...own, trace: true });
-      const res = r.results[0];
+  test(`resnet tiny baselines ${dt}: channel weights / raw map / final map of all nine, sharing the forward and backward`, (t) => {
+    // Score-CAM (a forward per channel) at the stem's 8 channels; the others at visual.layer4
+    const names = Object.keys(camMethods).filter((m) => m !== 'decomcam');
+    const runs = names.map((name) => ({
+      method: name, layer: name === 'scorecam' ? meta.scorecam_layer : 'visual.layer4', trace: true,
+      ...(name === 'gscorecam' ? { topK: meta.topK } : {}),
+    }));
+    const all = explainMethods(model, rgb, [prompt], runs);
+    names.forEach((name, j) => {
+      const res = all[j].results[0];
       const pre = `${dt}.${name}`;
+      t.equal(all[j].layer, runs[j].layer, `${pre} at ${runs[j].layer}`);
       const optional = BASELINE_STAGES[name];
       t.deepEqual(['top', 'scores', 'weights'].filter((k) => fx.has(`${pre}.${k}`)), optional, `${pre}: fixture stages ${optional.join(', ') || 'raw and map only'}`);
       if (optional.includes('top')) t.deepEqual(Array.from(res.trace.top.data), Array.from(ref(`${pre}.top`), Number), `${pre}.top (exact, in order)`);
@@ -144,9 +148,9 @@ for (const dt of ['f32', 'f64']) {
       if (optional.includes('weights')) assertClose(t, `${pre}.weights`, res.channelWeights.data, ref(`${pre}.weights`), camTol.derived);
       assertClose(t, `${pre}.raw`, res.trace.raw.data, ref(`${pre}.raw`), camTol.derived);
       if (dt === 'f32') assertClose(t, `${pre}.map`, res.map.data, ref(`${pre}.map`), camTol.map); // (f32 only: see the fixture)
-      t.end();
     });
-  }
+    t.end();
+  });
 }
 
 test('resnet tiny: another layer as the CAM target — visual.layer3 (8 × 8 × 128), its gradient rows (h·w, C)', (t) => {
