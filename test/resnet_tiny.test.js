@@ -194,7 +194,7 @@ test('resnet tiny: a ResNet with a missing tensor, an HF folder without a ViT â€
     // the same tensors with a config.json (an HF folder): HF has no ResNet CLIP
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'clip' }));
     writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(kept));
-    t.throws(() => loadClip(dir), (e) => e instanceof DecomcamError && /holds a ResNet CLIP .* always a ViT/.test(e.message),
+    t.throws(() => loadClip(dir), (e) => e instanceof DecomcamError && /holds a ResNet CLIP .*config\.json describes a ViT \(a Hugging Face CLIP always is/.test(e.message),
       'HF folder without a ViT: refused, saying why');
   } finally {
     rmSync(dir, { recursive: true, force: true });

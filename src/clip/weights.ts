@@ -251,6 +251,10 @@ export function checkCheckpoint(
     }
     used.add(key);
   };
+  if (!specs.some((s) => s.name.startsWith('vision.layer')) && isResnetStateDict(tensors.keys())) { // resnet_weights.ts
+    fail(`${source} holds a ResNet CLIP (visual.layer1.* tensors) but ${configSource} describes a ViT (a Hugging Face CLIP ` +
+      'always is: transformers has no CLIP ResNet): give the folder of its OpenAI-named .safetensors without a config.json');
+  }
   for (const s of specs) {
     if (layout === 'hf') for (const key of s.hf) check(key, hfPartShape(s));
     else check(s.openai, s.openaiTransposed ? [s.shape[1], s.shape[0]] : s.shape);
