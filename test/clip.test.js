@@ -205,7 +205,8 @@ test('clip: bad checkpoints, tokens and pixels give clear errors', (t) => {
     /hidden_act is "relu": supported activations are "quick_gelu" and "gelu"/, 'an unsupported activation is named');
   const resnet = new Map([['visual.conv1.weight', { dtype: 'F32', shape: [32, 3, 3, 3], data: new Float32Array(864) }],
     ['visual.layer1.0.conv1.weight', { dtype: 'F32', shape: [1], data: new Float32Array(1) }]]);
-  t.throws(() => loadClip(folder('resnet', resnet, null)), /ResNet CLIP is not supported/, 'a ResNet checkpoint is refused by name');
+  t.throws(() => loadClip(folder('resnet', resnet, null)), /a ResNet CLIP needs visual\.layer1-4; no visual\.layer2\.\* tensor/,
+    'a broken ResNet checkpoint (ResNet CLIPs load since issue 15: test/resnet_tiny.test.js) is refused by name');
   t.throws(() => loadClip(folder('hfnoconfig', src, null)), /Hugging Face tensor names but .*config\.json is missing/, 'HF weights without config.json');
   t.throws(() => loadClip(folder('empty', null, null)), /holds no CLIP model/, 'a folder without weights');
   t.throws(() => loadClip(join(tmp, 'nope')), /does not exist/, 'a missing folder');

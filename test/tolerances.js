@@ -76,3 +76,13 @@ export const CONV_TOL = {
   backward: 1e-5,  // dx, dw, db (added into non-zero buffers); obs 8.5e-7 (dw of [1,8,32,32,8] 3×3: 1024 terms)
   float64: 1e-12,  // the reference loops vs torch float64; obs 7.5e-16
 };
+
+// The ResNet image tower (issue 15; resnet_ops, resnet_tiny, resnet_rn50 tests) vs openai/CLIP's model.py in torch:
+// the CLIP and CAM columns above, unchanged (a ResNet stage is compared with the same per-stage tolerance as a
+// ViT's). Observed maxima are in the tests' output lines.
+export const RESNET_TOL = {
+  float32: { forward: CLIP_TOL.float32.forward, grad: CLIP_TOL.float32.grad, weightGrad: CLIP_TOL.float32.weightGrad },
+  float64: CLIP_TOL.float64,
+  fd: CLIP_TOL.fd,
+  cam: CAM_TOL,
+};
