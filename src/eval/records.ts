@@ -178,7 +178,8 @@ export function parseRecords(bytes: Uint8Array, file: string): ParsedRecords {
     const kindOk = pending.every((p) => p.kind === (r.block === 'zeroShot' ? 'zeroShot' : 'pair'))
       && (r.block === 'zeroShot' || pending.every((p) => p.image === r.image));
     if (r.lines !== pending.length || !kindOk) {
-      fail(`${file} line ${n + 1} ends a ${r.block} block of ${r.lines} lines, but ${pending.length} lines of other kinds precede it; ` +
+      fail(`${file} line ${n + 1} ends a ${r.block} block of ${r.lines} lines, but the block has ${pending.length}` +
+        `${kindOk ? '' : ', not all of that kind'}; ` +
         'the file was changed by something else (delete it to redo its pairs)', 'usage');
     }
     if (r.block === 'zeroShot') zeroShotDone = true; else imagesDone.add(r.image as string);
