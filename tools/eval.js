@@ -221,6 +221,7 @@ function print(res, opts) {
     `deletion/insertion ${res.steps} steps; [95% bootstrap interval over images, ${res.statistics.bootstrap.replicates} replicates, seed ${res.statistics.bootstrap.seed}]`);
   printTable(res.table, 'against DecomCAM');
   for (const g of res.groups) {
+    if (g.pairs === 0) continue;
     console.log(`\ngroup "${g.group}": ${g.pairs} pairs of ${g.images} images`);
     printTable(g.table, `"${g.group}" against DecomCAM`);
   }
