@@ -141,6 +141,9 @@ test('eval.js: one run = the merge of 3 shards; merge reprints a run; resume aft
     writeFileSync(g, full.slice(0, full.lastIndexOf('{"kind":"end"') - 40));
     const unfinished = run(['merge', join(tmp, 'killed'), '--json']);
     t.ok(unfinished.code === 2 && /records-1-of-3\.jsonl \(shard 1\/3\) is unfinished: 2 of 5 pairs; rerun its command/.test(lastLine(unfinished.err)), `merge refuses it: ${lastLine(unfinished.err)}`);
+    const peek = run(['merge', join(tmp, 'killed'), '--partial', '--bootstrap', '300', '--json']);
+    const peeked = peek.code === 0 ? JSON.parse(peek.out) : {};
+    t.ok(peeked.partial === 'NOT the whole run: shard 1/3 has 2 of 5 pairs' && peeked.pairs === 13, `merge --partial takes the finished images and says so: ${peeked.partial}, ${peeked.pairs} pairs`);
     const resumed = run([...BASE, '--shard', '1/3', '--out', join(tmp, 'killed')]);
     t.ok(resumed.code === 0 && /cut \d+ bytes at its end \(a torn last line, 5 lines of an unfinished image\)/.test(resumed.err) &&
       /holds 1 finished images \(2 pairs\)/.test(resumed.err), `resume: ${resumed.err.split('\n').filter((l) => l.startsWith('resume')).join(' | ')}`);

@@ -150,8 +150,9 @@ async function run(argv) {
 function merge(argv) {
   const dirs = [];
   while (argv.length && !argv[0].startsWith('--')) dirs.push(argv.shift());
-  const opts = parseArgs(argv, STATS_SPEC);
-  if (opts.help) { console.log(helpText('usage: node tools/eval.js merge DIR… [options]', STATS_SPEC)); return; }
+  const spec = { ...STATS_SPEC, partial: { type: 'bool', help: 'also take unfinished or missing shards (their finished images), saying so: to look at a running job' } };
+  const opts = parseArgs(argv, spec);
+  if (opts.help) { console.log(helpText('usage: node tools/eval.js merge DIR… [options]', spec)); return; }
   if (dirs.length === 0) throw new UsageError('merge needs the folders that hold the records (the --out of each shard)');
   const files = [];
   for (const d of dirs) {
@@ -163,6 +164,7 @@ function merge(argv) {
   const [first, p0] = parsed[0];
   const n = p0.header.shard.count;
   const byIndex = new Map();
+  const partial = [];
   for (const [f, p] of parsed) {
     const differ = settingsDiffer(p0.header.settings, p.header.settings);
     if (differ) throw new UsageError(`merge: ${f} and ${first} are records of different runs (${differ})`);
@@ -172,15 +174,24 @@ function merge(argv) {
     }
     byIndex.set(p.header.shard.index, f);
     const pairs = p.records.filter((r) => r.kind === 'pair').length / p.header.settings.methods.length;
-    if (!p.zeroShotDone || pairs !== p.header.pairs || p.keepBytes < statSync(f).size) {
+    const unfinished = !p.zeroShotDone || pairs !== p.header.pairs || p.keepBytes < statSync(f).size;
+    if (unfinished && opts.partial) {
+      partial.push(`shard ${p.header.shard.index}/${n} has ${pairs} of ${p.header.pairs} pairs${p.zeroShotDone ? '' : ' and no zero-shot block'}`);
+    } else if (unfinished) {
       throw new UsageError(`merge: ${f} (shard ${p.header.shard.index}/${n}) is unfinished: ${pairs} of ${p.header.pairs} pairs` +
         `${p.zeroShotDone ? '' : ', no zero-shot block'}; rerun its command to finish it`);
     }
   }
   const missing = [...Array(n).keys()].filter((i) => !byIndex.has(i));
-  if (missing.length) throw new UsageError(`merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${n}`).join(', ')} missing from ${dirs.join(', ')}`);
+  if (missing.length && !opts.partial) throw new UsageError(`merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${n}`).join(', ')} missing from ${dirs.join(', ')}`);
+  for (const i of missing) partial.push(`shard ${i}/${n} is missing`);
   log(`merge: ${files.length} shard${files.length > 1 ? 's' : ''} of ${p0.header.settings.dataset}`);
-  print(resultOf(p0.header.settings, parsed.flatMap(([, p]) => p.records), opts), opts);
+  const result = resultOf(p0.header.settings, parsed.flatMap(([, p]) => p.records), opts);
+  if (partial.length) {
+    result.partial = `NOT the whole run: ${partial.join('; ')}`;
+    log(`merge --partial: ${result.partial}`);
+  }
+  print(result, opts);
 }
 
 const SHORT = { pointingGame: 'pointing', strictPointing: 'strict', energyPG: 'energyPG', boxIoU: 'boxIoU', deletionAUC: 'deletion↓',
@@ -214,6 +225,7 @@ function printTable(table, label) {
 
 function print(res, opts) {
   if (opts.json) { process.stdout.write(`${JSON.stringify(res, null, 2)}\n`); return; }
+  if (res.partial) console.log(`PARTIAL RESULT, ${res.partial}`);
   const zs = res.zeroShot;
   console.log(`zero-shot accuracy${res.dataset.startsWith('scenes:') ? ' (held-out scenes)' : ''}: ${(100 * zs.accuracy).toFixed(1)}% of ${zs.images} images` +
     (zs.singleObjectAccuracy !== null ? `; single-object images ${(100 * zs.singleObjectAccuracy).toFixed(1)}% of ${zs.singleObjectImages}` : ''));
