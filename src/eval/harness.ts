@@ -1,5 +1,6 @@
-// eval/harness.ts: every CAM method over an annotated dataset (eval/datasets.ts), one row a method, one column a
-// metric — what tools/eval.js prints. Zero-shot accuracy first (every image, batched forwards); then per image
+// eval/harness.ts: every CAM method over an annotated dataset (eval/datasets.ts) as per-pair records
+// (eval/records.ts) of one shard (eval/shard.ts), summarised by eval/summary.ts into what tools/eval.js prints.
+// Zero-shot trials first (every image of the shard, batched forwards); then per image
 // one explainMethods call for all its pairs and all methods (cam/explain.ts: one forward, each prompt encoded
 // once, one backward per text shared by every gradient method; Score-CAM and DecomCAM still run their own
 // perturbed forwards), then the metrics of every map: pointing game, energy PG, box IoU, deletion and insertion
