@@ -84,6 +84,19 @@ export { boxIou, mapBoxIou } from './eval/boxiou.js';
 export { clipCenterCropFrame, cropFrame, identityFrame, type Box, type ObjectRegion, type MapFrame } from './eval/frame.js';
 export { loadScenes, loadVoc, loadCoco, classPrompt, type EvalDataset, type EvalImage, type EvalObject } from './eval/datasets.js';
 export { evaluate, type EvalOptions, type EvalResult, type EvalRow, type ZeroShot } from './eval/harness.js';
+export { evaluateRecords } from './eval/harness.js';
+export { parseShard, shardOf, planPairs, WHOLE, type Shard, type EvalPair } from './eval/shard.js';
+export {
+  RECORDS_FORMAT, blockText, headerText, parseRecords, settingsDiffer,
+  type EvalSettings, type HeaderRecord, type EvalRecord, type PairRecord, type ZeroShotRecord, type ParsedRecords,
+} from './eval/records.js';
+export {
+  summarize, METRICS, ALPHA, BOOTSTRAP_DEFAULTS, REFERENCE_METHOD,
+  type SummaryMeta, type EvalGroup, type EvalStatistics, type PairedComparison, type MetricKey,
+} from './eval/summary.js';
+export { bootstrapDraws, bootstrapRatios, percentile, percentileInterval } from './eval/bootstrap.js';
+export { wilcoxonSignedRank, holm, erfc, type SignedRankResult } from './eval/signedrank.js';
+export { SCENE_GROUPS } from './eval/datasets.js';
 
 // explain off the main thread (a worker thread holds the model)
 export { createExplainer, explainAsync } from './worker/node.js';

@@ -159,6 +159,34 @@ test('pointing: empty boxes, masks, the crop frame, bad input', (t) => {
   t.end();
 });
 
+test('strict pointing: the maximum inside the mask or box, no tolerance', (t) => {
+  // box cols 6..8, rows 2..4; a peak at (3, 7) is inside, at (3, 9) one column right of it
+  const box = { boxes: [[6, 2, 9, 5]] };
+  let r = pointingGame(put(zeros(10, 10), 10, 3, 7, 1), 10, 10, box);
+  t.deepEqual([r.hit, r.inside], [true, true], 'inside the box: a hit and inside');
+  r = pointingGame(put(zeros(10, 10), 10, 3, 9, 1), 10, 10, box);
+  t.deepEqual([r.hit, r.inside, r.distance], [true, false, 1], 'one pixel right of the box: the 15-px rule hits, the strict game misses');
+  r = pointingGame(put(zeros(10, 10), 10, 3, 8, 1), 10, 10, box);
+  t.equal(r.inside, true, 'column 8 is the box\'s last (x2 = 9 exclusive)');
+  // a mask: an L of three pixels (2, 8), (3, 8), (3, 7); the peak at (2, 7) touches all three but is not one
+  const mask = new Uint8Array(100); mask[28] = 1; mask[38] = 1; mask[37] = 1;
+  r = pointingGame(put(zeros(10, 10), 10, 2, 7, 1), 10, 10, { mask });
+  t.deepEqual([r.hit, r.inside], [true, false], 'mask: the notch of the L is near (hit) but not inside');
+  r = pointingGame(put(zeros(10, 10), 10, 3, 7, 1), 10, 10, { mask });
+  t.deepEqual([r.hit, r.inside], [true, true], 'mask: a pixel of the L is inside');
+  // ties: the first maximum decides, as for the loose game
+  r = pointingGame(put(put(zeros(10, 10), 10, 0, 0, 1), 10, 10, 3, 7, 1), 10, 10, box);
+  t.deepEqual([r.row, r.col, r.inside], [0, 0, false], 'the first of two maxima is outside: not inside');
+  // scale-2 crop frame (original 40×20): map (1, 3) has its centre at original (17, 3), inside pixel row 3, column 17
+  const f2 = clipCenterCropFrame(20, 40, 10, 10, 10);
+  const m = put(zeros(10, 10), 10, 1, 3, 1);
+  t.equal(pointingGame(m, 10, 10, { boxes: [[17, 3, 18, 4]] }, { frame: f2 }).inside, true, 'crop frame: the centre (17, 3) lies in box [17, 3, 18, 4)');
+  t.equal(pointingGame(m, 10, 10, { boxes: [[16, 2, 17, 3]] }, { frame: f2 }).inside, false, 'crop frame: not in box [16, 2, 17, 3), whose end is exclusive');
+  const mask2 = new Uint8Array(40 * 20); mask2[3 * 40 + 17] = 1;
+  t.equal(pointingGame(m, 10, 10, { mask: mask2 }, { frame: f2 }).inside, true, 'crop frame: the centre falls in mask pixel (3, 17)');
+  t.end();
+});
+
 // ================= energy-based pointing game =================
 test('energy: hand-computed shares of mass', (t) => {
   // Constant map, box over columns 0..2 of 10×10: 30 of 100 pixels.

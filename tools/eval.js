@@ -1,23 +1,38 @@
 #!/usr/bin/env node
-// tools/eval.js: every CAM method over an annotated dataset, one row a method, one column a metric.
+// tools/eval.js: every CAM method over an annotated dataset, one row a method, one column a metric, each cell with
+// its 95% bootstrap interval over images and each baseline's paired test against DecomCAM.
 //   node tools/eval.js                          # the held-out generated scenes and the shipped model
 //   node tools/eval.js --voc DIR --model ~/clip-vit-b16 --limit 20
-//   node tools/eval.js --coco annotations.json --methods decomcam,gradcam --json
-// Metrics (src/eval/): pointing game (hit within --tolerance px of the object at the original resolution),
-// energy-based pointing game (share of map mass in the mask, else the boxes), box IoU (largest region at
-// 0.5·max), deletion and insertion AUC (--steps steps, mean-colour substrate, score = the prompt's softmax
-// probability among the dataset's prompts), average drop / increase in confidence (same probability).
-// Progress on stderr; the table on stdout (or its JSON with --json; --out FILE writes the JSON too).
-// The harness itself is library code (src/eval/harness.ts: evaluate); this file parses arguments and prints.
-import { existsSync } from 'node:fs';
+//   node tools/eval.js --shard 2/8 --out results/     # one of 8 shards, records in results/ (resumable)
+//   node tools/eval.js merge results/ [more dirs…]    # the table of all shards, as one run prints it
+// Metrics (src/eval/): pointing game (hit within --tolerance px of the object at the original resolution), strict
+// pointing game (the maximum inside the object's mask, or box), energy-based pointing game, box IoU, deletion and
+// insertion AUC (--steps steps, mean-colour substrate, score = the prompt's softmax probability among the dataset's
+// prompts), average drop / increase in confidence (same probability). Statistics: src/eval/summary.ts.
+// Records: --out DIR keeps one JSON Lines file per shard (src/eval/records.ts); each image's records are one
+// write followed by fsync, so a killed run loses at most the image it was on, and rerunning the same command
+// resumes after the last complete image (a torn last line is cut and redone).
+// Progress on stderr; the table on stdout (or its JSON with --json).
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { runMain, parseArgs, helpText, packageVersion, UsageError, writeOutputsAtomically, repoRoot } from './lib/cli.js';
+import { runMain, parseArgs, helpText, packageVersion, UsageError, repoRoot } from './lib/cli.js';
 import { chooseBackend, backendNames } from './lib/backend.js';
-import { evaluate, camMethods, presets, loadClip, loadScenes, loadVoc, loadCoco, DEFAULT_LAYER } from 'decomcam';
+import {
+  evaluateRecords, camMethods, presets, loadClip, loadScenes, loadVoc, loadCoco, DEFAULT_LAYER, parseShard, planPairs, WHOLE,
+  RECORDS_FORMAT, blockText, headerText, parseRecords, settingsDiffer, summarize, METRICS, BOOTSTRAP_DEFAULTS, REFERENCE_METHOD,
+} from 'decomcam';
 
 const DEFAULT_MODEL = join(repoRoot, 'weights', 'tiny-clip');
 const DEFAULT_SCENES = join(repoRoot, 'weights', 'scenes-heldout');
 const ALL = Object.keys(camMethods);
+
+const STATS_SPEC = {
+  bootstrap: { type: 'int', min: 1, default: BOOTSTRAP_DEFAULTS.replicates, help: 'bootstrap replicates (images drawn with replacement)' },
+  seed: { type: 'int', min: 0, default: BOOTSTRAP_DEFAULTS.seed, help: 'the bootstrap\'s seed' },
+  json: { type: 'bool', help: 'print the JSON result instead of the table' },
+  help: { type: 'bool', help: 'show this help' },
+  version: { type: 'bool', help: 'show the version' },
+};
 
 const SPEC = {
   model: { type: 'string', default: DEFAULT_MODEL, help: 'CLIP model folder' },
@@ -27,59 +42,201 @@ const SPEC = {
   methods: { type: 'string', default: ALL.join(','), help: 'comma-separated CAM methods' },
   preset: { type: 'string', default: 'paper', choices: Object.keys(presets), help: 'DecomCAM preset' },
   layer: { type: 'string', help: 'target layer (default vision.blocks.-1.ln_1)' },
-  limit: { type: 'int', min: 1, help: 'evaluate only the first N image–text pairs' },
+  limit: { type: 'int', min: 1, help: 'evaluate only the first N image–text pairs (before sharding)' },
+  shard: { type: 'string', help: 'i/n: only shard i of n (0-based; images by hash of their id)' },
+  out: { type: 'string', help: 'folder for the per-pair records (JSON Lines, one file a shard); rerun to resume' },
   steps: { type: 'int', min: 1, default: 20, help: 'deletion/insertion steps' },
   tolerance: { type: 'float', min: 0, default: 15, help: 'pointing-game tolerance in original pixels' },
   dtype: { type: 'string', default: 'float32', choices: ['float32', 'float64'], help: 'arithmetic precision' },
   backend: { type: 'string', default: 'auto', choices: backendNames(), help: 'compute backend: auto, ts, wasm or gpu' },
-  json: { type: 'bool', help: 'print the JSON result instead of the table' },
-  out: { type: 'string', help: 'also write the JSON result to this file' },
-  help: { type: 'bool', help: 'show this help' },
-  version: { type: 'bool', help: 'show the version' },
+  ...STATS_SPEC,
 };
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
+const recordsName = (shard) => `records-${shard.index}-of-${shard.count}.jsonl`;
+const RECORDS_FILE = /^records-(\d+)-of-(\d+)\.jsonl$/;
 
-async function main(argv) {
+// The JSON of a result: the settings, then the summary (the same for a run and for the merge of its shards).
+function resultOf(settings, records, opts) {
+  const res = summarize(records, {
+    dataset: settings.dataset, preset: settings.preset, layer: settings.layer, methods: settings.methods,
+    groups: settings.groups, steps: settings.steps, tolerance: settings.tolerance,
+  }, { replicates: opts.bootstrap, seed: opts.seed });
+  return { decomcam: settings.decomcam, model: settings.model, limit: settings.limit, ...res };
+}
+
+// Appends one block with one write (looping only if the kernel takes part of it) and makes it durable.
+function appendDurably(fd, text) {
+  const bytes = Buffer.from(text, 'utf8');
+  for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+  fsyncSync(fd);
+}
+
+async function run(argv) {
   const opts = parseArgs(argv, SPEC);
-  if (opts.help) { console.log(helpText('usage: node tools/eval.js [--scenes DIR | --voc DIR | --coco FILE] [options]', SPEC)); return; }
+  if (opts.help) {
+    console.log(`${helpText('usage: node tools/eval.js [--scenes DIR | --voc DIR | --coco FILE] [--shard i/n] [--out DIR] [options]', SPEC)}\n` +
+      `       node tools/eval.js merge DIR… [--json] [--bootstrap N] [--seed S]   (the table of the records in DIR…)`);
+    return;
+  }
   if (opts.version) { console.log(`decomcam ${packageVersion()}`); return; }
   const sources = ['scenes', 'voc', 'coco'].filter((k) => opts[k]);
   if (sources.length > 1) throw new UsageError(`give one dataset, not ${sources.map((s) => `--${s}`).join(' and ')}`);
   const methods = opts.methods.split(',').map((m) => m.trim()).filter(Boolean);
   for (const m of methods) if (!camMethods[m]) throw new UsageError(`method "${m}" is unknown: expected some of ${ALL.join(', ')}`);
+  if (new Set(methods).size !== methods.length) throw new UsageError(`--methods names a method twice: ${methods.join(',')}`);
   if (!existsSync(opts.model)) throw new UsageError(`model folder ${opts.model} does not exist`);
+  const shard = opts.shard !== undefined ? parseShard(opts.shard) : WHOLE;
 
   const dataset = opts.voc ? loadVoc(opts.voc) : opts.coco ? loadCoco(opts.coco) : loadScenes(opts.scenes ?? DEFAULT_SCENES);
-  const isScenes = !opts.voc && !opts.coco;
+  const settings = {
+    decomcam: packageVersion(), model: resolve(opts.model), dataset: dataset.name, groups: dataset.groups ?? null,
+    dtype: opts.dtype, preset: opts.preset, layer: opts.layer ?? DEFAULT_LAYER, methods, limit: opts.limit ?? null,
+    steps: opts.steps, tolerance: opts.tolerance,
+  };
+  const plan = planPairs(dataset, opts.limit, shard);
+  const header = { kind: 'header', format: RECORDS_FORMAT, settings, shard, images: plan.images.length, pairs: plan.pairs.length };
+
+  // the records file: resume from it, or start it
+  let earlier = [];
+  let done;
+  let fd = null;
+  if (opts.out) {
+    const dir = resolve(opts.out);
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out ${opts.out} is a file; it names a folder for the records`);
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, recordsName(shard));
+    if (existsSync(file)) {
+      const parsed = parseRecords(readFileSync(file), file);
+      const differ = settingsDiffer(parsed.header.settings, settings)
+        || (parsed.header.pairs !== header.pairs || parsed.header.images !== header.images ? 'the dataset has other pairs' : '');
+      if (differ) throw new UsageError(`${file} holds records of another run (${differ}); give another --out, or delete the file to start over`);
+      const size = statSync(file).size;
+      if (parsed.keepBytes < size) {
+        truncateSync(file, parsed.keepBytes);
+        log(`resume: ${file}: cut ${size - parsed.keepBytes} bytes at its end (${parsed.tornTail ? 'a torn last line' : 'no torn line'}` +
+          `${parsed.droppedLines ? `, ${parsed.droppedLines} lines of an unfinished image` : ''}); they are redone`);
+      }
+      earlier = parsed.records;
+      done = { zeroShot: parsed.zeroShotDone, images: parsed.imagesDone };
+      log(`resume: ${file} holds ${parsed.imagesDone.size} finished images (${earlier.filter((r) => r.kind === 'pair').length / methods.length} pairs)`);
+      fd = openSync(file, 'a');
+    } else {
+      fd = openSync(file, 'wx');
+      appendDurably(fd, headerText(header));
+      const dfd = openSync(dir, 'r'); // the new file's name is durable too
+      fsyncSync(dfd);
+      closeSync(dfd);
+    }
+  }
+
   const backend = await chooseBackend(opts.backend, log);
   const model = loadClip(opts.model, { dtype: opts.dtype, backend });
-  log(`${dataset.name}: ${dataset.images.length} images, ${dataset.prompts.length} prompts; model ${opts.model}; methods ${methods.join(', ')}`);
-  const res = await evaluate(model, dataset, {
-    methods, preset: opts.preset, layer: opts.layer, limit: opts.limit, steps: opts.steps, tolerance: opts.tolerance,
-    onPair: (k, n, im, o) => log(`[${k}/${n}] ${im.file.split('/').pop()} "${o.prompt}"`),
+  log(`${dataset.name}: ${dataset.images.length} images, ${dataset.prompts.length} prompts; shard ${shard.index}/${shard.count}: ` +
+    `${plan.pairs.length} pairs of ${plan.images.length} images; model ${opts.model}; methods ${methods.join(', ')}`);
+  const t0 = Date.now();
+  const fresh = await evaluateRecords(model, dataset, {
+    methods, preset: opts.preset, layer: opts.layer, limit: opts.limit, shard, done, steps: opts.steps, tolerance: opts.tolerance,
+    onPair: (k, n, im, o) => log(`[${k}/${n}] ${im.id} "${o.prompt}" (${((Date.now() - t0) / 1000).toFixed(0)} s)`),
+    onBlock: (block, records, im) => { if (fd !== null) appendDurably(fd, blockText(block, records, im?.id)); },
   });
-  const { zeroShot, table } = res;
-  const result = {
-    decomcam: packageVersion(), model: resolve(opts.model), dataset: res.dataset, preset: res.preset,
-    layer: opts.layer ?? DEFAULT_LAYER, pairs: res.pairs, steps: res.steps, tolerance: res.tolerance,
-    zeroShot, table,
-  };
-  const json = JSON.stringify(result, null, 2);
-  if (opts.out) writeOutputsAtomically(resolve(opts.out, '..'), { [resolve(opts.out).split('/').pop()]: `${json}\n` });
-  if (opts.json) { process.stdout.write(`${json}\n`); return; }
+  if (fd !== null) closeSync(fd);
+  const result = resultOf(settings, [...earlier, ...fresh], opts);
+  if (shard.count > 1) result.shard = `${shard.index}/${shard.count}`;
+  print(result, opts);
+}
 
-  const zs = `zero-shot accuracy${isScenes ? ' (held-out scenes)' : ''}: ${(100 * zeroShot.accuracy).toFixed(1)}% of ${zeroShot.images} images` +
-    (zeroShot.singleObjectAccuracy !== null ? `; single-object images ${(100 * zeroShot.singleObjectAccuracy).toFixed(1)}% of ${zeroShot.singleObjectImages}` : '');
-  console.log(zs);
-  console.log(`${res.pairs} image–text pairs; pointing tolerance ${opts.tolerance} px; deletion/insertion ${opts.steps} steps`);
-  const cols = [['method', 13], ['pointing', 9], ['energyPG', 9], ['boxIoU', 7], ['deletion↓', 10], ['insertion↑', 11], ['drop%↓', 7], ['incr%↑', 7], ['s/pair', 7]];
-  console.log(cols.map(([c, w]) => c.padEnd(w)).join(' '));
+// `merge DIR…`: every records file in the folders, checked to be the complete shards 0 … n-1 of one run.
+function merge(argv) {
+  const dirs = [];
+  while (argv.length && !argv[0].startsWith('--')) dirs.push(argv.shift());
+  const spec = { ...STATS_SPEC, partial: { type: 'bool', help: 'also take unfinished or missing shards (their finished images), saying so: to look at a running job' } };
+  const opts = parseArgs(argv, spec);
+  if (opts.help) { console.log(helpText('usage: node tools/eval.js merge DIR… [options]', spec)); return; }
+  if (dirs.length === 0) throw new UsageError('merge needs the folders that hold the records (the --out of each shard)');
+  const files = [];
+  for (const d of dirs) {
+    if (!existsSync(d) || !statSync(d).isDirectory()) throw new UsageError(`merge: ${d} is not a folder of records`);
+    for (const f of readdirSync(d).sort()) if (RECORDS_FILE.test(f)) files.push(join(d, f));
+  }
+  if (files.length === 0) throw new UsageError(`merge: no records-<i>-of-<n>.jsonl files in ${dirs.join(', ')}`);
+  const parsed = files.map((f) => [f, parseRecords(readFileSync(f), f)]);
+  const [first, p0] = parsed[0];
+  const n = p0.header.shard.count;
+  const byIndex = new Map();
+  const partial = [];
+  for (const [f, p] of parsed) {
+    const differ = settingsDiffer(p0.header.settings, p.header.settings);
+    if (differ) throw new UsageError(`merge: ${f} and ${first} are records of different runs (${differ})`);
+    if (p.header.shard.count !== n) throw new UsageError(`merge: ${f} is shard ${p.header.shard.index}/${p.header.shard.count}, ${first} one of ${n}`);
+    if (byIndex.has(p.header.shard.index)) {
+      throw new UsageError(`merge: shard ${p.header.shard.index}/${n} is both ${byIndex.get(p.header.shard.index)} and ${f}; give each shard once`);
+    }
+    byIndex.set(p.header.shard.index, f);
+    const pairs = p.records.filter((r) => r.kind === 'pair').length / p.header.settings.methods.length;
+    const unfinished = !p.zeroShotDone || pairs !== p.header.pairs || p.keepBytes < statSync(f).size;
+    if (unfinished && opts.partial) {
+      partial.push(`shard ${p.header.shard.index}/${n} has ${pairs} of ${p.header.pairs} pairs${p.zeroShotDone ? '' : ' and no zero-shot block'}`);
+    } else if (unfinished) {
+      throw new UsageError(`merge: ${f} (shard ${p.header.shard.index}/${n}) is unfinished: ${pairs} of ${p.header.pairs} pairs` +
+        `${p.zeroShotDone ? '' : ', no zero-shot block'}; rerun its command to finish it`);
+    }
+  }
+  const missing = [...Array(n).keys()].filter((i) => !byIndex.has(i));
+  if (missing.length && !opts.partial) throw new UsageError(`merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${n}`).join(', ')} missing from ${dirs.join(', ')}`);
+  for (const i of missing) partial.push(`shard ${i}/${n} is missing`);
+  log(`merge: ${files.length} shard${files.length > 1 ? 's' : ''} of ${p0.header.settings.dataset}`);
+  const result = resultOf(p0.header.settings, parsed.flatMap(([, p]) => p.records), opts);
+  if (partial.length) {
+    result.partial = `NOT the whole run: ${partial.join('; ')}`;
+    log(`merge --partial: ${result.partial}`);
+  }
+  print(result, opts);
+}
+
+const SHORT = { pointingGame: 'pointing', strictPointing: 'strict', energyPG: 'energyPG', boxIoU: 'boxIoU', deletionAUC: 'deletion↓',
+  insertionAUC: 'insertion↑', averageDrop: 'drop%↓', increase: 'incr%↑' };
+const digits = (key) => (key === 'averageDrop' || key === 'increase' ? 1 : 3);
+
+// The table: means with their intervals; then each baseline's difference to DecomCAM and its test; then the groups.
+function printTable(table, label) {
+  const w = 21;
+  console.log(['method'.padEnd(13), ...METRICS.map(({ key }) => SHORT[key].padEnd(w)), 's/pair'].join(' '));
   for (const r of table) {
-    const vals = [r.method, r.pointingGame.toFixed(3), r.energyPG.toFixed(3), r.boxIoU.toFixed(3), r.deletionAUC.toFixed(3),
-      r.insertionAUC.toFixed(3), r.averageDrop.toFixed(1), r.increase.toFixed(1), r.secondsPerPair.toFixed(2)];
-    console.log(vals.map((v, j) => String(v).padEnd(cols[j][1])).join(' '));
+    const cells = METRICS.map(({ key }) => {
+      const d = digits(key);
+      return `${r[key].toFixed(d)} [${r.ci[key][0].toFixed(d)},${r.ci[key][1].toFixed(d)}]`.padEnd(w);
+    });
+    console.log([r.method.padEnd(13), ...cells, r.secondsPerPair.toFixed(2)].join(' '));
+  }
+  if (!table.some((r) => r.vsDecomcam)) return;
+  console.log(`${label}: baseline − ${REFERENCE_METHOD} and the signed-rank p (Holm); * significant at 0.05, the better method named`);
+  console.log(['method'.padEnd(13), ...METRICS.map(({ key }) => SHORT[key].padEnd(w))].join(' '));
+  for (const r of table) {
+    if (!r.vsDecomcam) continue;
+    const cells = METRICS.map(({ key }) => {
+      const c = r.vsDecomcam[key];
+      const p = c.pHolm < 1e-3 ? c.pHolm.toExponential(0) : c.pHolm.toFixed(3);
+      return `${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(digits(key))} p=${p}${c.significant ? '*' : ''}`.padEnd(w);
+    });
+    console.log([r.method.padEnd(13), ...cells].join(' '));
   }
 }
 
-runMain('eval', main);
+function print(res, opts) {
+  if (opts.json) { process.stdout.write(`${JSON.stringify(res, null, 2)}\n`); return; }
+  if (res.partial) console.log(`PARTIAL RESULT, ${res.partial}`);
+  const zs = res.zeroShot;
+  console.log(`zero-shot accuracy${res.dataset.startsWith('scenes:') ? ' (held-out scenes)' : ''}: ${(100 * zs.accuracy).toFixed(1)}% of ${zs.images} images` +
+    (zs.singleObjectAccuracy !== null ? `; single-object images ${(100 * zs.singleObjectAccuracy).toFixed(1)}% of ${zs.singleObjectImages}` : ''));
+  console.log(`${res.pairs} image–text pairs of ${res.images} images${res.shard ? ` (shard ${res.shard})` : ''}; pointing tolerance ${res.tolerance} px; ` +
+    `deletion/insertion ${res.steps} steps; [95% bootstrap interval over images, ${res.statistics.bootstrap.replicates} replicates, seed ${res.statistics.bootstrap.seed}]`);
+  printTable(res.table, 'against DecomCAM');
+  for (const g of res.groups) {
+    if (g.pairs === 0) continue;
+    console.log(`\ngroup "${g.group}": ${g.pairs} pairs of ${g.images} images`);
+    printTable(g.table, `"${g.group}" against DecomCAM`);
+  }
+}
+
+runMain('eval', (argv) => (argv[0] === 'merge' ? merge(argv.slice(1)) : run(argv)));

@@ -5,7 +5,7 @@
 // Boxes come out as eval/frame.ts's Box: [x1, y1, x2, y2], end exclusive, in the original image's pixels.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fail } from '../errors.js';
 import type { Box } from './frame.js';
 
@@ -14,14 +14,18 @@ import type { Box } from './frame.js';
  * optional mask.
  */
 export interface EvalObject {
+  id: string;             // the object's name within its image, stable under reordering of the dataset files:
+                          // the scene object's index ('obj0'), or the VOC/COCO class label
   label: string;          // class name ('dog') or the object's caption ('a red circle')
   prompt: string;         // the text the CAM explains
   boxes: Box[];
   maskFile?: string;      // a 0/255 PNG at the image's resolution, where the dataset has one
+  group?: string;         // the dataset-defined group of this pair (one of EvalDataset.groups), where it has them
 }
 
 /** One evaluation image: its file, size in pixels and objects. */
 export interface EvalImage {
+  id: string;             // the file's path relative to the dataset's root: names the image in records and shards
   file: string;           // absolute path
   width: number;
   height: number;
@@ -33,6 +37,17 @@ export interface EvalDataset {
   name: string;
   images: EvalImage[];
   prompts: string[];      // the closed set of prompts, for zero-shot accuracy and class probabilities
+  groups?: string[];      // the names of the pair groups, in the order tables list them (absent: no groups)
+}
+
+/** The generated scenes' groups: what else is in the picture beside the queried object. */
+export const SCENE_GROUPS = ['single object', 'same colour', 'different colours'];
+
+// 'single object': the object is alone; 'same colour': another object has its colour (colour alone cannot find
+// it, the shape must); 'different colours': every other object has another colour.
+function sceneGroup(objects: { colour?: string }[], k: number): string {
+  if (objects.length === 1) return SCENE_GROUPS[0];
+  return objects.some((o, j) => j !== k && o.colour === objects[k].colour) ? SCENE_GROUPS[1] : SCENE_GROUPS[2];
 }
 
 /**
@@ -70,19 +85,22 @@ export function loadScenes(dir: string): EvalDataset {
   }
   const ann = readJson(join(dir, 'annotations.json'), 'scene annotations') as {
     object_captions?: string[]; scenes?: { file: string; width: number; height: number;
-      objects: { caption: string; box_xyxy: number[]; mask?: string }[] }[];
+      objects: { caption: string; colour?: string; box_xyxy: number[]; mask?: string }[] }[];
   };
   if (!Array.isArray(ann.scenes) || !Array.isArray(ann.object_captions)) {
     fail(`${join(dir, 'annotations.json')} is not a scenes file: expected "scenes" and "object_captions"`, 'usage');
   }
   const images = ann.scenes.map((s, i) => ({
-    file: join(dir, s.file), width: s.width, height: s.height,
-    objects: s.objects.map((o) => ({
-      label: o.caption, prompt: o.caption, boxes: [checkBox(o.box_xyxy, `scene ${i} (${s.file})`)],
+    id: s.file, file: join(dir, s.file), width: s.width, height: s.height,
+    objects: s.objects.map((o, k) => ({
+      id: `obj${k}`, label: o.caption, prompt: o.caption, boxes: [checkBox(o.box_xyxy, `scene ${i} (${s.file})`)],
       maskFile: o.mask ? join(dir, o.mask) : undefined,
+      // groups need every object's colour; scenes exported before colours were recorded have none
+      group: s.objects.every((x) => typeof x.colour === 'string') ? sceneGroup(s.objects, k) : undefined,
     })),
   }));
-  return { name: `scenes:${dir}`, images, prompts: [...ann.object_captions] };
+  const grouped = images.every((im) => im.objects.every((o) => o.group !== undefined));
+  return { name: `scenes:${dir}`, images, prompts: [...ann.object_captions], ...(grouped ? { groups: [...SCENE_GROUPS] } : {}) };
 }
 
 // The text inside <tag>…</tag> of a small XML string (VOC's files are flat and regular).
@@ -117,8 +135,8 @@ export function loadVoc(dir: string): EvalDataset {
       byLabel.set(name, [...(byLabel.get(name) ?? []), box]);
     }
     return {
-      file, width, height,
-      objects: [...byLabel].map(([label, boxes]) => ({ label, prompt: classPrompt(label), boxes })),
+      id: relative(dir, file), file, width, height,
+      objects: [...byLabel].map(([label, boxes]) => ({ id: label, label, prompt: classPrompt(label), boxes })),
     };
   });
   return { name: `voc:${dir}`, images, prompts: [...labels].sort().map(classPrompt) };
@@ -146,8 +164,8 @@ export function loadCoco(jsonPath: string): EvalDataset {
       labels.add(label);
     }
     images = (j.images as { id: number; file_name: string; width: number; height: number }[]).map((im) => ({
-      file: join(root, im.file_name), width: im.width, height: im.height,
-      objects: [...(per.get(im.id) ?? new Map<string, Box[]>())].map(([label, boxes]) => ({ label, prompt: classPrompt(label), boxes })),
+      id: im.file_name, file: join(root, im.file_name), width: im.width, height: im.height,
+      objects: [...(per.get(im.id) ?? new Map<string, Box[]>())].map(([label, boxes]) => ({ id: label, label, prompt: classPrompt(label), boxes })),
     }));
   } else if (Array.isArray(j.images)) {
     images = (j.images as { file: string; width: number; height: number; objects: { label: string; bbox_xyxy: number[] }[] }[])
@@ -158,8 +176,8 @@ export function loadCoco(jsonPath: string): EvalDataset {
           labels.add(o.label);
         }
         return {
-          file: join(root, im.file), width: im.width, height: im.height,
-          objects: [...byLabel].map(([label, boxes]) => ({ label, prompt: classPrompt(label), boxes })),
+          id: im.file, file: join(root, im.file), width: im.width, height: im.height,
+          objects: [...byLabel].map(([label, boxes]) => ({ id: label, label, prompt: classPrompt(label), boxes })),
         };
       });
   } else {

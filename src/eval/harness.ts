@@ -1,5 +1,6 @@
-// eval/harness.ts: every CAM method over an annotated dataset (eval/datasets.ts), one row a method, one column a
-// metric — what tools/eval.js prints. Zero-shot accuracy first (every image, batched forwards); then per image
+// eval/harness.ts: every CAM method over an annotated dataset (eval/datasets.ts) as per-pair records
+// (eval/records.ts) of one shard (eval/shard.ts), summarised by eval/summary.ts into what tools/eval.js prints.
+// Zero-shot trials first (every image of the shard, batched forwards); then per image
 // one explainMethods call for all its pairs and all methods (cam/explain.ts: one forward, each prompt encoded
 // once, one backward per text shared by every gradient method; Score-CAM and DecomCAM still run their own
 // perturbed forwards), then the metrics of every map: pointing game, energy PG, box IoU, deletion and insertion
@@ -17,12 +18,17 @@ import { loadImage } from '../image/decode.js';
 import { centerCropResize, normalize, toTensor } from '../image/preprocess.js';
 import type { Float, Tensor } from '../tensor/tensor.js';
 import { mapBoxIou } from './boxiou.js';
-import { averageDropIncrease, camMultImage } from './confidence.js';
+import { camMultImage } from './confidence.js';
 import type { EvalDataset, EvalImage, EvalObject } from './datasets.js';
 import { deletionCurve, insertionCurve } from './deletion.js';
 import { energyPointingGame } from './energy.js';
 import { clipCenterCropFrame, type ObjectRegion } from './frame.js';
 import { pointingGame } from './pointing.js';
+import type { EvalRecord, PairRecord, ZeroShotRecord } from './records.js';
+import { planPairs, type EvalPair, type Shard } from './shard.js';
+import { summarize, type EvalResult } from './summary.js';
+
+export type { EvalResult, EvalRow, ZeroShot } from './summary.js';
 
 /** What to evaluate and how. */
 export interface EvalOptions {
@@ -36,61 +42,27 @@ export interface EvalOptions {
   layer?: string;
   /** Only the first `limit` image–text pairs. */
   limit?: number;
+  /** Only this shard's images (eval/shard.ts; default the whole dataset). */
+  shard?: Shard;
+  /** What an earlier run of the same shard already recorded: skipped here (resume). */
+  done?: { zeroShot: boolean; images: ReadonlySet<string> };
   /** Deletion/insertion steps (default 20). */
   steps?: number;
   /** Pointing-game tolerance in original pixels (default 15). */
   tolerance?: number;
   /** Images per forward of the harness's own scoring (zero-shot, curves); does not change any number (default 64). */
   batchSize?: number;
-  /** Called after each pair (k counts from 1). */
+  /** Bootstrap replicates and seed of the summary (eval/summary.ts; defaults 2000 and 0). */
+  bootstrap?: number;
+  seed?: number;
+  /** Called after each pair (k counts from 1 over the pairs this call runs). */
   onPair?(k: number, pairs: number, image: EvalImage, object: EvalObject): void;
-}
-
-/** One method's row: the mean of each metric over the pairs. */
-export interface EvalRow {
-  method: string;
-  pairs: number;
-  pointingGame: number;
-  energyPG: number;
-  boxIoU: number;
-  deletionAUC: number;
-  insertionAUC: number;
-  /** Average drop in confidence, % (lower is better). */
-  averageDrop: number;
-  /** Increase in confidence, % of pairs (higher is better). */
-  increase: number;
-  /** The method's own time per pair (its backward, if first, and its steps) plus its share of the shared forward
-   * and text encoding, in seconds. */
-  secondsPerPair: number;
-}
-
-/** Zero-shot accuracy: the top prompt names an object of the image. */
-export interface ZeroShot {
-  accuracy: number;
-  images: number;
-  singleObjectAccuracy: number | null;
-  singleObjectImages: number;
-}
-
-/**
- * The result of one evaluation run: dataset, preset, layer, settings, zero-shot accuracy and the table
- * (one row a method).
- */
-export interface EvalResult {
-  dataset: string;
-  preset: PresetName;
-  layer: string;
-  pairs: number;
-  steps: number;
-  tolerance: number;
-  zeroShot: ZeroShot;
-  table: EvalRow[];
+  /** Called with each finished block of records (the zero-shot trials, then each image's pairs), to store them. */
+  onBlock?(block: 'zeroShot' | 'image', records: EvalRecord[], image?: EvalImage): void;
 }
 
 // The most crop bytes the pooled scorer holds at once (float32 crops: 3·R·R·4 bytes each).
 const POOL_BYTES = 256 * 2 ** 20;
-
-const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 // RGB crops in [0, 1], each (3,R,R) → normalised batch (B,3,R,R) in the model's dtype.
 function batchPixels(model: ClipModel, crops: Float[], R: number): Tensor {
@@ -182,8 +154,11 @@ function regionOf(im: EvalImage, o: EvalObject): ObjectRegion {
   return { mask: m };
 }
 
-/** Every method over the dataset's image–text pairs; see EvalOptions for the knobs. */
-export async function evaluate(model: ClipModel, dataset: EvalDataset, options: EvalOptions = {}): Promise<EvalResult> {
+/**
+ * The per-pair records (eval/records.ts) of every method over the dataset's image–text pairs (of one shard,
+ * skipping what `done` names); see EvalOptions for the knobs.
+ */
+export async function evaluateRecords(model: ClipModel, dataset: EvalDataset, options: EvalOptions = {}): Promise<EvalRecord[]> {
   const registry = options.registry ?? builtinMethods;
   const methods = (options.methods ?? [...registry.keys()]).map((name) => methodByName(registry, name));
   const preset = options.preset ?? 'paper';
@@ -202,39 +177,32 @@ export async function evaluate(model: ClipModel, dataset: EvalDataset, options: 
   const P = dataset.prompts.length;
   const textUnit = unitRows(encodeTexts(model, dataset.prompts).data, model.config.embedDim);
   const probabilities = (crops: Float[]): Float64Array => probabilitiesOf(model, crops, R, textUnit, P, batchSize);
+  const plan = planPairs(dataset, options.limit, options.shard);
+  const done = options.done ?? { zeroShot: false, images: new Set<string>() };
+  const cropOf = (im: EvalImage): Float64Array => Float64Array.from(toTensor(centerCropResize(loadImage(im.file), R), 'float64').data);
+  const records: EvalRecord[] = [];
 
-  // zero-shot accuracy: the top prompt names an object of the image (all images; and single-object ones alone)
-  const crops = dataset.images.map((im) => Float64Array.from(toTensor(centerCropResize(loadImage(im.file), R), 'float64').data));
-  const zeroShotProbs = probabilities(crops);
-  let hits = 0;
-  let single = 0;
-  let singleHits = 0;
-  dataset.images.forEach((im, i) => {
-    let top = 0;
-    for (let p = 1; p < P; p++) if (zeroShotProbs[i * P + p] > zeroShotProbs[i * P + top]) top = p;
-    const hit = im.objects.some((o) => o.prompt === dataset.prompts[top]);
-    hits += Number(hit);
-    if (im.objects.length === 1) {
-      single++;
-      singleHits += Number(hit);
-    }
-  });
-  const zeroShot: ZeroShot = {
-    accuracy: hits / dataset.images.length, images: dataset.images.length,
-    singleObjectAccuracy: single ? singleHits / single : null, singleObjectImages: single,
-  };
+  // zero-shot: the top prompt names an object of the image (every image of the shard, whatever the limit)
+  if (!done.zeroShot) {
+    const zeroShotProbs = probabilities(plan.images.map(cropOf));
+    const block: ZeroShotRecord[] = plan.images.map((im, n) => {
+      let top = 0;
+      for (let p = 1; p < P; p++) if (zeroShotProbs[n * P + p] > zeroShotProbs[n * P + top]) top = p;
+      const hit = im.objects.some((o) => o.prompt === dataset.prompts[top]);
+      return { kind: 'zeroShot', image: im.id, hit: hit ? 1 : 0, objects: im.objects.length };
+    });
+    options.onBlock?.('zeroShot', block);
+    records.push(...block);
+  }
 
-  // the image–text pairs, grouped by image (consecutive in the dataset's order)
-  let pairs = dataset.images.flatMap((im, i) => im.objects.map((o) => ({ i, im, o })));
-  if (options.limit !== undefined) pairs = pairs.slice(0, options.limit);
-  const groups: (typeof pairs)[] = [];
+  // the image–text pairs still to do, grouped by image (consecutive in the dataset's order)
+  const pairs = plan.pairs.filter((p) => !done.images.has(p.im.id));
+  const groups: EvalPair[][] = [];
   for (const pair of pairs) {
     const last = groups[groups.length - 1];
     if (last && last[0].i === pair.i) last.push(pair);
     else groups.push([pair]);
   }
-  const rows = methods.map(() => ({ pointing: [] as number[], energy: [] as number[], boxIou: [] as number[],
-    deletion: [] as number[], insertion: [] as number[], Y: [] as number[], O: [] as number[], seconds: [] as number[] }));
   const vectors = new Map<string, Float64Array>(); // each prompt encoded once, alone (as explain would)
   const vectorOf = (prompt: string): Float64Array => {
     if (!vectors.has(prompt)) vectors.set(prompt, Float64Array.from(encodeTexts(model, [prompt]).data));
@@ -242,10 +210,10 @@ export async function evaluate(model: ClipModel, dataset: EvalDataset, options: 
   };
   const pool = new PooledScorer(probabilities, P);
 
-  let done = 0;
+  let count = 0;
   for (const group of groups) {
-    const { i, im } = group[0];
-    const crop = crops[i];
+    const { im } = group[0];
+    const crop = cropOf(im);
     const texts = group.map(({ o }) => o.prompt);
     const t0 = performance.now();
     const textVectors = texts.map(vectorOf);
@@ -275,36 +243,42 @@ export async function evaluate(model: ClipModel, dataset: EvalDataset, options: 
       const part = group.slice(k0, k0 + slice).map(({ o }, k) => metricsOf(k0 + k, o));
       scores.push(...(await pool.drive(Promise.all(part))));
     }
+    const block: PairRecord[] = [];
     for (const [k, { o }] of group.entries()) {
       const region = regionOf(im, o);
       explanations.forEach((ex, j) => {
         const map = ex.results[k].map.data;
-        const r = rows[j];
-        r.pointing.push(pointingGame(map, R, R, region, { tolerance, frame }).hit ? 1 : 0);
-        r.energy.push(energyPointingGame(map, R, R, region, { frame }));
-        r.boxIou.push(mapBoxIou(map, R, R, o.boxes, { frame }).iou);
-        r.deletion.push(scores[k][j].deletion);
-        r.insertion.push(scores[k][j].insertion);
-        r.Y.push(scores[k][j].Y);
-        r.O.push(scores[k][j].O);
+        const point = pointingGame(map, R, R, region, { tolerance, frame });
         // the method's own stages for this text, plus its share of what all methods and texts shared
         const ownMs = Object.values(ex.results[k].timings).reduce((a, b) => a + b, 0);
         const sharedMs = (encodeMs + (ex.timings.preprocess ?? 0) + (ex.timings.forward ?? 0)) / (methods.length * group.length);
-        r.seconds.push((ownMs + sharedMs) / 1000);
+        block.push({
+          kind: 'pair', image: im.id, object: o.id, method: methods[j].name, group: o.group ?? null,
+          pointingGame: point.hit ? 1 : 0, strictPointing: point.inside ? 1 : 0,
+          energyPG: energyPointingGame(map, R, R, region, { frame }),
+          boxIoU: mapBoxIou(map, R, R, o.boxes, { frame }).iou,
+          deletionAUC: scores[k][j].deletion, insertionAUC: scores[k][j].insertion,
+          Y: scores[k][j].Y, O: scores[k][j].O, seconds: (ownMs + sharedMs) / 1000,
+        });
       });
-      options.onPair?.(++done, pairs.length, im, o);
+      options.onPair?.(++count, pairs.length, im, o);
     }
+    options.onBlock?.('image', block, im);
+    records.push(...block);
   }
+  return records;
+}
 
-  const table: EvalRow[] = methods.map((m, j) => {
-    const r = rows[j];
-    const di = r.Y.length ? averageDropIncrease(r.Y, r.O) : { averageDrop: NaN, increase: NaN };
-    return {
-      method: m.name, pairs: r.seconds.length,
-      pointingGame: mean(r.pointing), energyPG: mean(r.energy), boxIoU: mean(r.boxIou),
-      deletionAUC: mean(r.deletion), insertionAUC: mean(r.insertion),
-      averageDrop: di.averageDrop, increase: di.increase, secondsPerPair: mean(r.seconds),
-    };
-  });
-  return { dataset: dataset.name, preset, layer, pairs: pairs.length, steps, tolerance, zeroShot, table };
+/**
+ * Every method over the dataset's image–text pairs, summarised (eval/summary.ts): one row a method, each metric
+ * with its bootstrap interval, each baseline's paired test against DecomCAM, and the same per group.
+ */
+export async function evaluate(model: ClipModel, dataset: EvalDataset, options: EvalOptions = {}): Promise<EvalResult> {
+  const records = await evaluateRecords(model, dataset, options);
+  const registry = options.registry ?? builtinMethods;
+  return summarize(records, {
+    dataset: dataset.name, preset: options.preset ?? 'paper', layer: options.layer ?? DEFAULT_LAYER,
+    methods: options.methods ?? [...registry.keys()], groups: dataset.groups ?? null,
+    steps: options.steps ?? 20, tolerance: options.tolerance ?? 15,
+  }, { replicates: options.bootstrap, seed: options.seed });
 }

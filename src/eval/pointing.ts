@@ -3,11 +3,14 @@
 // the point is the map's first maximum in row-major order (torch.argmax); it is a hit when some pixel of the
 // object lies at distance < tolerance (strictly) from it, distances in pixels of the ORIGINAL image
 // (default 15). H, W = map rows, columns; the map may be in another frame (see frame.ts).
+// Beside it, the strict game (`inside`): the same point must lie inside the object itself — its mask, or its
+// boxes for box-only datasets — with no tolerance; 15 px is an eighth of a 128-px scene, so the loose rule hits
+// neighbours too.
 
 import { fail } from '../errors.js';
 import type { Float } from '../tensor/tensor.js';
 import {
-  checkRegion, frameOrIdentity, mapPixelCentre, type MapFrame, type ObjectRegion,
+  checkRegion, frameOrIdentity, mapPixelCentre, regionContains, type MapFrame, type ObjectRegion,
 } from './frame.js';
 import { checkMap } from '../image/checkmap.js';
 
@@ -26,6 +29,7 @@ export interface PointingOptions {
 /** The outcome of one pointing-game trial: hit or miss, the map's maximum and its distance to the object. */
 export interface PointingResult {
   hit: boolean;
+  inside: boolean;                   // the strict game: the point lies inside the object (frame.ts regionContains)
   row: number; col: number;          // the maximum in the map
   maxCount: number;                  // how many map pixels share the maximum (1 = no tie)
   x: number; y: number;              // the point in original pixel indices (pixel (i, j) sits at x = j, y = i)
@@ -62,6 +66,8 @@ export function pointingGame(
   const c = mapPixelCentre(frame, row, col);
   const x = c.x - 0.5;
   const y = c.y - 0.5;
+  // strict: the map pixel's centre (continuous coordinates) falls in a mask pixel, or inside a box
+  const inside = regionContains(region, frame, c.x, c.y);
 
   // Squared distance from (x, y) to the nearest object pixel index.
   let best2 = Infinity;
@@ -91,7 +97,7 @@ export function pointingGame(
     }
   }
   // torchray: accept = (v + u) < tolerance**2, strictly.
-  return { hit: best2 < tolerance * tolerance, row, col, maxCount, x, y, distance: Math.sqrt(best2) };
+  return { hit: best2 < tolerance * tolerance, inside, row, col, maxCount, x, y, distance: Math.sqrt(best2) };
 }
 
 function nearestInRange(v: number, lo: number, hi: number): number {
