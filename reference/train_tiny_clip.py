@@ -403,6 +403,11 @@ def train(args, bpe, log):
             say(log, f"  val@{step}: any-object {res['any_object']:.3f}  single {res['single']:.3f}  "
                      f"multi-all {res['multi_all']:.3f}  per-object {res['per_object']:.3f}  "
                      f"colour {res['colour']:.3f}  shape {res['shape']:.3f}")
+        if args.checkpoint and args.checkpoint_every and (step + 1) % args.checkpoint_every == 0:
+            # a fallback on a busy machine: --finish-from exports this state (the schedule is then not finished)
+            log['train_seconds'] = round(time.time() - t0, 1)
+            torch.save(dict(step=step, model=model.state_dict(), log=log), args.checkpoint + '.tmp')
+            os.replace(args.checkpoint + '.tmp', args.checkpoint)
     pool.shutdown()
     log['train_seconds'] = round(time.time() - t0, 1)
     model.eval()
@@ -564,6 +569,10 @@ def main():
     ap.add_argument('--log-every', type=int, default=10)
     ap.add_argument('--val-every', type=int, default=250)
     ap.add_argument('--export-only', action='store_true', help='load --out instead of training')
+    ap.add_argument('--checkpoint', default=None, help='save model + log here every --checkpoint-every steps')
+    ap.add_argument('--checkpoint-every', type=int, default=100)
+    ap.add_argument('--finish-from', default=None,
+                    help='skip training: take the model from this --checkpoint file (logged), then save and export')
     ap.add_argument('--no-export', action='store_true', help='skip held-out scenes, sample and fixture')
     args = ap.parse_args()
     rn = args.arch == 'rn'
@@ -590,7 +599,16 @@ def main():
     else:
         log = dict(command=command, args=vars(args), versions=versions(), curve=[], val=[], lines=[],
                    seed_ranges=dict(scenes.SEED_RANGES, val=[VAL_FIRST_SEED, VAL_FIRST_SEED + args.val_count - 1]))
-        model = train(args, bpe, log)
+        if args.finish_from:
+            ck = torch.load(args.finish_from)
+            model = make_model(args, len(bpe.encoder))
+            model.load_state_dict(ck['model'])
+            model.eval()
+            log = ck['log']
+            say(log, f"training stopped after step {ck['step']} of {args.steps} (the schedule unfinished): "
+                     f"exported from checkpoint {args.finish_from} by: {command}")
+        else:
+            model = train(args, bpe, log)
         log['config'] = model.config
         n_params = sum(p.numel() for p in model.parameters())
         log['parameters'] = n_params
