@@ -276,17 +276,16 @@ def from_openai_state_dict(sd):
 
 
 def save(model, folder, metadata=None):
-    """config.json + model.safetensors (openai/CLIP names) in `folder`."""
+    """model.safetensors (openai/CLIP names) in `folder`, and no config.json: the state dict alone defines the model
+    (build_model's inference), and a config.json marks a Hugging Face folder, which is always a ViT (HF has no CLIP
+    ResNet), so decomcam's loader refuses a ResNet state dict beside one. The trainer logs the config instead."""
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, 'config.json'), 'w') as f:
-        json.dump(model.config, f, indent=2)
-        f.write('\n')
     st.save(os.path.join(folder, 'model.safetensors'), to_openai_state_dict(model), {'format': 'pt', **(metadata or {})})
 
 
 def load(folder, dtype=torch.float32):
-    """A CLIPRN from `folder`'s model.safetensors (OpenAI names); config.json, when there, must agree with the
-    shapes (logit_scale_init_value is taken from it)."""
+    """A CLIPRN from `folder`'s model.safetensors (OpenAI names), the config inferred from its shapes; a
+    config.json, when there, must agree with them."""
     tensors, _ = st.load(os.path.join(folder, 'model.safetensors'))
     sd = {k: torch.from_numpy(v.copy()) for k, v in tensors.items()}
     ours, config = from_openai_state_dict(sd)
