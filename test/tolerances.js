@@ -67,3 +67,13 @@ export const IMAGE_TOL = {
   blurF64: 1e-12,
   colormap: 0,            // JET table, heat map and overlay: exact
 };
+
+// The ResNet image tower (issue 15; resnet_ops, resnet_tiny, resnet_rn50 tests) vs openai/CLIP's model.py in torch:
+// the CLIP and CAM columns above, unchanged (a ResNet stage is compared with the same per-stage tolerance as a
+// ViT's). Observed maxima are in the tests' output lines.
+export const RESNET_TOL = {
+  float32: { forward: CLIP_TOL.float32.forward, grad: CLIP_TOL.float32.grad, weightGrad: CLIP_TOL.float32.weightGrad },
+  float64: CLIP_TOL.float64,
+  fd: CLIP_TOL.fd,
+  cam: CAM_TOL,
+};

@@ -21,13 +21,13 @@ const MAX_SIGMA = 1000;
 const PER_TEXT_FILES = ['overlay.png', 'map.png', 'maps.safetensors', 'components.png'];
 
 const SPEC = {
-  model: { type: 'string', default: DEFAULT_MODEL, help: 'CLIP model folder (HF config.json + model.safetensors, or OpenAI-named .safetensors)' },
+  model: { type: 'string', default: DEFAULT_MODEL, help: 'CLIP model folder (HF config.json + model.safetensors, or OpenAI-named .safetensors: ViT or ResNet RN50/RN101/RN50x4/x16/x64)' },
   vocab: { type: 'string', help: 'tokenizer folder or a file in it (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz) when none is beside the model' },
   image: { type: 'string', help: 'image file, JPEG or PNG (default: the sample scene shipped with the model)' },
   text: { type: 'list', help: 'text to explain; repeat for several (all share one image forward)' },
   method: { type: 'string', default: 'decomcam', choices: Object.keys(camMethods), help: `CAM method: ${Object.keys(camMethods).join(', ')}` },
   preset: { type: 'string', default: 'paper', choices: Object.keys(presets), help: 'DecomCAM preset: paper (cosine, RGB perturbation) or official (released code)' },
-  layer: { type: 'string', help: 'target layer, e.g. vision.blocks.-1.ln_1 (default), vision.blocks.5.ln_2, vision.blocks.10' },
+  layer: { type: 'string', help: 'target layer, e.g. vision.blocks.-1.ln_1 (default), vision.blocks.5.ln_2, vision.blocks.10; on a ResNet visual.layer4 (default), visual.layer3, visual.layer4.1' },
   components: { type: 'int', min: 1, help: 'Q, the number of OSSMs kept (default 10)' },
   'top-p': { type: 'int', min: 1, help: 'P, the channels kept by gradient weight (default 500; clamped to the width)' },
   sigma: { type: 'float', min: 0, max: MAX_SIGMA, maxWhy: 'a blur that wide leaves only the image mean; its kernel would take minutes', help: 'σ of the Gaussian blur the masks perturb against (default 10)' },

@@ -7,7 +7,7 @@
 
 import { encodeTexts, type ClipModel } from '../clip/model.js';
 import type { ScoreKind } from '../clip/score.js';
-import { resolveLayer } from '../clip/vision.js';
+import { defaultLayer, resolveLayer } from '../clip/vision.js';
 import { fail } from '../errors.js';
 import type { Float, Tensor } from '../tensor/tensor.js';
 import type { DecomcamOptions, PresetName } from './decomcam.js';
@@ -25,7 +25,8 @@ export { camMethods };
 /** Types of the explanations explain() returns, re-exported from cam/template.ts. */
 export type { CamImage, TextExplanation };
 
-/** The default target layer: the last block's ln_1 (its output is what the class token attends to). */
+/** The default target layer: the last block's ln_1 (its output is what the class token attends to). On a ResNet
+ * CLIP this name stands for visual.layer4, the official DecomCAM target (clip/vision.ts defaultLayer). */
 export const DEFAULT_LAYER = 'vision.blocks.-1.ln_1';
 
 /** Options every method takes. */
@@ -164,9 +165,8 @@ export function explainMethods(model: ClipModel, image: CamImage, texts: (string
   if (!Array.isArray(runs) || runs.length === 0) fail('explainMethods: give at least one method\'s options', 'usage');
   const resolved = runs.map((r) => resolveOptions(r));
   const targets = toTargets(texts);
-  const grid = layerGrid(model);
-  const layers = resolved.map((r) => resolveLayer(model.config, r.layer)); // an unknown layer fails here, before any work
-  resolved.forEach((r) => r.method.checkGrid?.(r.options, grid));          // so does a Q the layer cannot give
+  const layers = resolved.map((r) => resolveLayer(model.config, defaultLayer(model.config, r.layer))); // an unknown layer fails here
+  resolved.forEach((r, j) => r.method.checkGrid?.(r.options, layerGrid(model, layers[j])));           // so does a Q the layer cannot give
 
   const shared: Record<string, number> = {};
   const t0 = performance.now();

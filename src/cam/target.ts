@@ -1,11 +1,12 @@
 // cam/target.ts: what a CAM explains — a scalar score S(v) of the image embedding v (E) against a prompt or any
 // embedding t (E). The score kind belongs to the target (textTarget(prompt, { score: 'cosine' })); a target
 // that names none takes its method's (DecomCAM: its preset's; every other method: cosine). The formulas and
-// their gradients live in clip/score.ts.
+// their gradients live in clip/score.ts. positionsOf turns a layer's activation (or gradient) of one image into
+// the (h·w, C) rows a CAM method reads: a ViT's patch tokens, or a ResNet's NCHW map transposed.
 
 import { SCORE_KINDS, type ScoreKind } from '../clip/score.js';
 import { fail } from '../errors.js';
-import type { Float } from '../tensor/tensor.js';
+import { allocFloat, dtypeOf, type Float, type Tensor } from '../tensor/tensor.js';
 
 export { SCORE_KINDS, type ScoreKind };
 export { cosineRow, scoreAndGrad, scoreRows } from '../clip/score.js'; // their home is clip/score.ts
@@ -70,4 +71,23 @@ export function checkScoreKind(kind: unknown, what = 'score kind'): asserts kind
   if (!SCORE_KINDS.includes(kind as ScoreKind)) {
     fail(`${what} ${JSON.stringify(kind)} is unknown: expected one of ${SCORE_KINDS.join(', ')}`, 'usage');
   }
+}
+
+/**
+ * One image's layer tensor as (h·w, C) position rows: a ViT's tokens (1,1+h·w,C) without the class token (a
+ * view), or a ResNet map (1,C,h,w) transposed (a copy, positions row-major over h × w).
+ */
+export function positionsOf(t: Tensor, grid: { h: number; w: number; C: number }): Float {
+  const { h, w, C } = grid;
+  const HW = h * w;
+  if (t.shape.length === 4) {
+    if (t.shape[0] !== 1 || t.shape[1] !== C || t.shape[2] !== h || t.shape[3] !== w) {
+      fail(`layer map has shape [${t.shape.join(', ')}], expected [1, ${C}, ${h}, ${w}]`);
+    }
+    const out = allocFloat(dtypeOf(t.data), HW * C);
+    for (let c = 0; c < C; c++) for (let p = 0; p < HW; p++) out[p * C + c] = t.data[c * HW + p];
+    return out;
+  }
+  if (t.data.length !== (1 + HW) * C) fail(`layer tokens have shape [${t.shape.join(', ')}], expected [1, ${1 + HW}, ${C}]`);
+  return t.data.subarray(C);
 }

@@ -7,17 +7,18 @@
 // Shape letters: h×w patch grid, C channels (the width D), R the crop's side in pixels (R×R), E embedding.
 // (S is kept for the score, as in the paper.)
 
-import { patchGrid } from '../clip/config.js';
 import { encodeImages, type ClipModel } from '../clip/model.js';
 import { cosineRow, scoreAndGrad, scoreRows, type ScoreKind } from '../clip/score.js';
-import { getActivation, releaseRun, visionBackward, visionForward, type VisionRun } from '../clip/vision.js';
+import {
+  defaultLayer, getActivation, layerGridOf, releaseRun, visionBackward, visionForward, type VisionRun,
+} from '../clip/vision.js';
 import { fail } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
 import { interpolate } from '../image/interpolate.js';
 import { centerCropResize, normalize, toTensor } from '../image/preprocess.js';
 import { allocFloat, type Float, type Tensor } from '../tensor/tensor.js';
 import { MINMAX_EPS, minMax, relu } from './minmax.js';
-import type { Target } from './target.js';
+import { positionsOf, type Target } from './target.js';
 
 export { MINMAX_EPS, minMax, relu };
 
@@ -240,14 +241,14 @@ export interface ImageRun {
   R: number;
   rgb: Float64Array;     // (3,R,R)
   pixels: Float64Array;  // (3,R,R)
-  acts: Float;           // (h·w, C) a view of the layer's tokens after the class token
+  acts: Float;           // (h·w, C) the layer's tokens after the class token (a view), or its map transposed (a copy)
   shared: Map<string, unknown>;
 }
 
-/** The layer's patch grid, from the config alone (for checks before the forward). */
-export function layerGrid(model: ClipModel): LayerGrid {
-  const [h, w] = patchGrid(model.config);
-  return { h, w, C: model.config.vision.width };
+/** The layer's grid, from the config alone (for checks before the forward): the ViT's patch grid, or a ResNet
+ * layer's map (clip/vision.ts layerGridOf); `layer` defaults to the model's default layer. */
+export function layerGrid(model: ClipModel, layer?: string): LayerGrid {
+  return layerGridOf(model.config, defaultLayer(model.config, layer));
 }
 
 /** Preprocess (the crop in [0, 1], its normalisation in float64, cast to the model's dtype) and the one forward
@@ -255,14 +256,14 @@ export function layerGrid(model: ClipModel): LayerGrid {
  * preprocess and forward to `timings` (ms). */
 export function prepareImage(model: ClipModel, image: CamImage, layer: string, timings: Record<string, number>): ImageRun {
   const R = model.config.vision.imageSize;
-  const grid = layerGrid(model);
+  const grid = layerGrid(model, layer);
   const t0 = now();
   const rgb = rgbCrop(image, R);
   const pixels = normalizeBatch(rgb, R);
   timings.preprocess = now() - t0;
   const t1 = now();
   const run = visionForward(model, toModel(model, pixels, 1, R), { keep: [layer] });
-  const acts = getActivation(run, layer).data.subarray(grid.C); // (N,C) → (h·w, C): the class token dropped
+  const acts = positionsOf(getActivation(run, layer), grid); // (h·w, C): the class token dropped, or NCHW transposed
   timings.forward = now() - t1;
   return { model, run, layer, grid, R, rgb, pixels, acts, shared: new Map() };
 }
@@ -300,7 +301,7 @@ export function gradientsOf(im: ImageRun, st: ScoredText): Float {
   if (st.grads) return st.grads;
   const { model, run, layer, grid } = im;
   const t0 = now();
-  const grads = visionBackward(model, run, { data: st.dv, shape: [1, model.config.embedDim] }, layer).data.subarray(grid.C);
+  const grads = positionsOf(visionBackward(model, run, { data: st.dv, shape: [1, model.config.embedDim] }, layer), grid);
   st.backwardMs = now() - t0;
   if (grads.every((g) => g === 0)) {
     st.warnings.push(`the gradients at ${layer} are all zero: the score does not depend on these patch tokens ` +

@@ -38,6 +38,27 @@ export interface ClipConfig {
   text: TextConfig;
   embedDim: number;       // E
   logitScaleInit: number; // HF logit_scale_init_value (the seeded model's logit_scale)
+  resnet?: ResnetConfig;  // set: the image tower is OpenAI's ModifiedResNet (clip/resnet.ts), not a ViT
+}
+
+/**
+ * OpenAI's ModifiedResNet image tower (RN50: layers [3,4,6,3], width 64). Its VisionConfig then reads:
+ * width = the attention pool's C = 32·width, heads = C/64, layers = Σ layers, patchSize = 32 (the total
+ * stride, so patchGrid is the layer4 grid), mlpWidth = C (unused), eps = BatchNorm's 1e-5.
+ * Letters (clip/resnet.ts): w stem width, stage s has planes w·2^s and outputs 4·w·2^s channels at S/2^(s+2).
+ */
+export interface ResnetConfig {
+  layers: number[];       // bottlenecks in layer1..layer4
+  width: number;          // w: the stem's output channels (the first conv has w/2)
+}
+
+/** The ViT-shaped fields of a ResNet tower's VisionConfig (see ResnetConfig), for image side S. */
+export function resnetVisionConfig(r: ResnetConfig, imageSize: number): VisionConfig {
+  const C = 32 * r.width;
+  return {
+    width: C, layers: r.layers.reduce((a, b) => a + b, 0), heads: Math.max(1, Math.floor(C / 64)), mlpWidth: C,
+    act: 'quick_gelu', eps: 1e-5, imageSize, patchSize: 32, channels: 3,
+  };
 }
 
 /** The vision patch grid [h, w] = [S / P, S / P]. */
@@ -196,6 +217,7 @@ export function validateConfig(config: ClipConfig, source: string): void {
   positiveInt(t.vocabSize, L.vocabSize, `${source}: vocabulary size`);
   positiveInt(config.embedDim, L.embedDim, `${source}: embedding size`);
   if (v.channels !== 3) fail(`${source}: the image tower has ${v.channels} input channels, expected 3 (RGB)`);
+  if (config.resnet) validateResnet(config.resnet, v, source);
   if (v.imageSize % v.patchSize !== 0) {
     fail(`${source}: image size ${v.imageSize} is not a multiple of patch size ${v.patchSize}`);
   }
@@ -217,9 +239,48 @@ export function validateConfig(config: ClipConfig, source: string): void {
  */
 export function parameterCount(config: ClipConfig): number {
   const { vision: v, text: t, embedDim: E } = config;
+  if (config.resnet) return resnetParameterCount(config.resnet, v, E) + textParameterCount(config);
   const block = (D: number, F: number) => 4 * D * D + 4 * D + 2 * D * F + F + D + 4 * D; // attn, mlp, 2 layer norms
   const vision = v.width * v.channels * v.patchSize * v.patchSize + v.width + numTokens(config) * v.width +
     4 * v.width + v.layers * block(v.width, v.mlpWidth) + E * v.width;
   const text = (t.vocabSize + t.contextLength) * t.width + t.layers * block(t.width, t.mlpWidth) + 2 * t.width + E * t.width;
   return vision + text + 1; // + logit_scale
+}
+
+// The text tower's share of parameterCount (+ logit_scale).
+function textParameterCount(config: ClipConfig): number {
+  const { text: t, embedDim: E } = config;
+  const block = (D: number, F: number) => 4 * D * D + 4 * D + 2 * D * F + F + D + 4 * D;
+  return (t.vocabSize + t.contextLength) * t.width + t.layers * block(t.width, t.mlpWidth) + 2 * t.width + E * t.width + 1;
+}
+
+// A ResNet tower's parameters (clip/resnet_weights.ts's table, counted): stem, bottlenecks, attention pool.
+function resnetParameterCount(r: ResnetConfig, v: VisionConfig, E: number): number {
+  const w = r.width, h = w / 2;
+  const bn = (c: number) => 4 * c; // weight, bias, running mean, running variance
+  let n = 3 * h * 9 + bn(h) + h * h * 9 + bn(h) + h * w * 9 + bn(w);
+  let inplanes = w;
+  r.layers.forEach((count, s) => {
+    const planes = w * 2 ** s;
+    for (let i = 0; i < count; i++) {
+      n += inplanes * planes + bn(planes) + planes * planes * 9 + bn(planes) + planes * 4 * planes + bn(4 * planes);
+      if (i === 0 && (s > 0 || inplanes !== 4 * planes)) n += inplanes * 4 * planes + bn(4 * planes); // downsample
+      inplanes = 4 * planes;
+    }
+  });
+  const g = Math.floor(v.imageSize / 32);
+  const C = v.width;
+  return n + (g * g + 1) * C + 3 * (C * C + C) + E * C + E;
+}
+
+// A ResNet tower's own sizes, and its VisionConfig fields as resnetVisionConfig makes them.
+function validateResnet(r: ResnetConfig, v: VisionConfig, source: string): void {
+  if (!Array.isArray(r.layers) || r.layers.length !== 4) {
+    fail(`${source}: a ResNet image tower has 4 stages (layer1-layer4), got ${describeJson(r.layers)}`);
+  }
+  r.layers.forEach((n, s) => positiveInt(n, CONFIG_LIMITS.layers, `${source}: ResNet layer${s + 1} bottleneck count`));
+  positiveInt(r.width, CONFIG_LIMITS.width, `${source}: ResNet stem width`);
+  if (r.width % 2 !== 0) fail(`${source}: ResNet stem width ${r.width} is odd; the first convolution has width/2 channels`);
+  if (v.width !== 32 * r.width) fail(`${source}: ResNet attention pool width ${v.width} is not 32 × the stem width ${r.width}`);
+  if (v.imageSize < 32) fail(`${source}: image size ${v.imageSize} is below 32, the ResNet's total stride`);
 }

@@ -1,4 +1,4 @@
-// clip/load.ts: load a CLIP ViT model from a local folder (never the network).
+// clip/load.ts: load a CLIP model (ViT, or OpenAI's ResNet: clip/resnet.ts) from a local folder (never the network).
 //   Hugging Face: config.json + model.safetensors (or sharded: model.safetensors.index.json + shards)
 //   OpenAI:       one *.safetensors holding openai/CLIP's state dict; the config is inferred from its shapes
 // plus the tokenizer from the same folder (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz).
@@ -15,6 +15,7 @@ import { defaultBackend } from '../kernels/choose.js';
 import type { DType } from '../tensor/tensor.js';
 import { parameterCount, parseHfConfig, type ClipConfig } from './config.js';
 import { createClip, type ClipModel } from './model.js';
+import { isResnetStateDict } from './resnet_weights.js';
 import { ClipTokenizer } from './tokenizer.js';
 import {
   allocParams, checkCheckpoint, detectLayout, fillFromCheckpoint, inferOpenAiConfig, paramSpecs, type Layout, type Params,
@@ -47,6 +48,10 @@ export function loadClip(dir: string, opts: { dtype?: DType; backend?: Backend; 
   const torch = findTorchWeights(dir); // null unless a PyTorch checkpoint (then it stands in for the safetensors)
   if (!isFile && existsSync(configPath)) {
     ({ tensors, source } = torch ?? readHfWeights(folder));
+    if (isResnetStateDict(tensors.keys())) { // clip/resnet_weights.ts
+      fail(`${source} holds a ResNet CLIP (visual.layer1.* tensors) but ${configPath} describes a Hugging Face CLIP, which is ` +
+        'always a ViT (transformers has no CLIP ResNet): give the folder of its OpenAI-named .safetensors without a config.json');
+    }
     layout = detectLayout(tensors, source);
     config = parseHfConfig(readJsonFile(configPath), configPath);
     configSource = configPath;

@@ -11,6 +11,7 @@ import { validateConfig, type ClipConfig } from './config.js';
 import { scoreRows } from './score.js';
 import { encodeTokens } from './text.js';
 import type { ClipTokenizer } from './tokenizer.js';
+import { resnetParams, type ResnetParams } from './resnet_weights.js';
 import { releaseRun, visionForward } from './vision.js';
 import { allocParams, fillSeeded, param, textParams, visionParams, type Params, type TextParams, type VisionParams } from './weights.js';
 
@@ -25,7 +26,8 @@ export interface ClipModel {
   dtype: DType;
   backend: Backend;
   params: Params;                  // every parameter in one buffer
-  vision: VisionParams;            // named views into params
+  vision: VisionParams | null;     // named views into params (a ViT tower; null for a ResNet)
+  resnet: ResnetParams | null;     // a ResNet tower's views (clip/resnet_weights.ts); null for a ViT
   text: TextParams;
   logitScale: number;              // the raw logit_scale parameter
   tokenizer: ClipTokenizer | null; // null when the folder has no vocabulary (encodeTokens still works)
@@ -40,7 +42,7 @@ export function createClip(
   opts: { backend?: Backend; tokenizer?: ClipTokenizer | null; source?: string } = {}): ClipModel {
   return {
     config, dtype: params.dtype, backend: opts.backend ?? tsBackend, params,
-    vision: visionParams(params, config), text: textParams(params, config),
+    vision: config.resnet ? null : visionParams(params, config), resnet: config.resnet ? resnetParams(params, config) : null, text: textParams(params, config),
     logitScale: param(params, 'logit_scale')[0], tokenizer: opts.tokenizer ?? null, source: opts.source ?? 'memory',
   };
 }

@@ -16,6 +16,9 @@ import {
 } from './block.js';
 import { numTokens, patchGrid, type ClipConfig } from './config.js';
 import type { ClipModel } from './model.js';
+import {
+  RESNET_DEFAULT_LAYER, resnetActivation, resnetBackward, resnetForward, resnetLayerGrid, resnetResolveLayer, type ResnetRun,
+} from './resnet.js';
 import { param, visionParams, type Params } from './weights.js';
 
 // ---- layer names --------------------------------------------------------------------------------------
@@ -53,7 +56,30 @@ function parseLayer(config: ClipConfig, layer: string): Layer {
  * The canonical name of a layer ('vision.blocks.-1.ln_1' → 'vision.blocks.11.ln_1'); an error lists valid names.
  */
 export function resolveLayer(config: ClipConfig, layer: string): string {
+  if (config.resnet) return resnetResolveLayer(config, layer); // clip/resnet.ts: 'visual.layer4', …
   return parseLayer(config, layer).name;
+}
+
+/** The ViT default CAM layer name; on a ResNet it stands for RESNET_DEFAULT_LAYER. */
+const VIT_DEFAULT_LAYER = 'vision.blocks.-1.ln_1';
+
+/**
+ * The layer a CAM reads when none is given: the last block's ln_1 on a ViT, visual.layer4 (the official
+ * DecomCAM target, layer4[-1]) on a ResNet. The ViT default's name given to a ResNet means its default.
+ */
+export function defaultLayer(config: ClipConfig, layer?: string): string {
+  if (config.resnet) return layer === undefined || layer === VIT_DEFAULT_LAYER ? RESNET_DEFAULT_LAYER : layer;
+  return layer ?? VIT_DEFAULT_LAYER;
+}
+
+/**
+ * The positions and channels of a layer as a CAM sees them: the ViT's patch grid (h × w, C = width), or the
+ * ResNet map's own size at that layer (visual.layer4: S/32 × S/32, 32·width channels).
+ */
+export function layerGridOf(config: ClipConfig, layer: string): { h: number; w: number; C: number } {
+  if (config.resnet) return resnetLayerGrid(config, layer);
+  const [h, w] = patchGrid(config);
+  return { h, w, C: config.vision.width };
 }
 
 // ---- forward --------------------------------------------------------------------------------------------
@@ -62,7 +88,11 @@ export function resolveLayer(config: ClipConfig, layer: string): string {
  * The activations of one vision forward pass (shapes in the field comments; B images, N tokens, D width), kept for
  * the backward passes until released.
  */
-export interface VisionRun {
+export type VisionRun = VitRun | ResnetRun;
+
+/** A ViT forward pass's activations (VisionRun's ViT case). */
+export interface VitRun {
+  kind: 'vit';
   config: ClipConfig;
   B: number;
   nqLast: number;                 // tokens the last block computes after its attention: N, or 1 (class only)
@@ -104,9 +134,11 @@ function planKeep(config: ClipConfig, keep: string[] | undefined): { firstKept: 
  * keep: the layers the caller will read (getActivation) or differentiate (visionBackward); omitted = all.
  */
 export function visionForward(model: ClipModel, pixels: Tensor, opts: { keep?: string[] } = {}): VisionRun {
+  if (model.config.resnet) return resnetForward(model, pixels, opts); // clip/resnet.ts
   const { config, backend: be, dtype } = model;
   const v = config.vision;
   const vp = model.vision;
+  if (!vp) fail(`model ${model.source} has a ViT configuration but no ViT parameters`);
   const S = v.imageSize, P = v.patchSize, D = v.width, E = config.embedDim;
   if (pixels.shape.length !== 4 || pixels.shape[1] !== 3 || pixels.shape[2] !== S || pixels.shape[3] !== S) {
     fail(`pixels have shape ${shapeString(pixels.shape)}, expected [B, 3, ${S}, ${S}] for this model (preprocess the image to ${S}×${S})`, 'usage');
@@ -165,7 +197,7 @@ export function visionForward(model: ClipModel, pixels: Tensor, opts: { keep?: s
   const emb = name('vision.embeds', allocFloat(dtype, B * E), [B, E]);
   linearOn(be, emb, lnPost, vp.proj, null, B, D, E);
   return {
-    config, B, nqLast, firstKept, pixels: pixelsData, patches, patchEmb, embed, lnPre, lnPreMean, lnPreRstd, blocks, cls,
+    kind: 'vit', config, B, nqLast, firstKept, pixels: pixelsData, patches, patchEmb, embed, lnPre, lnPreMean, lnPreRstd, blocks, cls,
     lnPost, lnPostMean, lnPostRstd, embeddings: tensor(emb, [B, E]), acts, workspace: ws,
   };
 }
@@ -215,6 +247,7 @@ function nameBlock(acts: Map<string, Tensor>, i: number, a: BlockActs, d: BlockD
  * its exact name ('vision.blocks.3.qkv', '….att', '….ctx', '….fc', '….act', 'vision.ln_post', 'vision.embeds').
  */
 export function getActivation(run: VisionRun, layer: string): Tensor {
+  if (run.kind === 'resnet') return resnetActivation(run, layer);
   checkNotReleased(run, `getActivation("${layer}")`);
   const key = run.acts.has(layer) ? layer : parseLayer(run.config, layer).name;
   const t = run.acts.get(key);
@@ -234,9 +267,11 @@ export function getActivation(run: VisionRun, layer: string): Tensor {
 export function visionBackward(
   model: ClipModel, run: VisionRun, dEmbeddings: Tensor, layer: string,
   opts: { weightGrads?: Params } = {}): Tensor {
+  if (run.kind === 'resnet') return resnetBackward(model, run, dEmbeddings, layer, opts); // clip/resnet.ts
   const { config, backend: be, dtype } = model;
   const v = config.vision;
   const vp = model.vision;
+  if (!vp) fail(`model ${model.source} has a ViT configuration but no ViT parameters`);
   const { B, nqLast } = run;
   const D = v.width, E = config.embedDim, P = v.patchSize, S = v.imageSize;
   const N = numTokens(config);

@@ -12,6 +12,7 @@ import { allocOn } from '../kernels/workspace.js';
 import { seededUniform } from '../tensor/rng.js';
 import { allocFloat, numel, shapeString, type DType, type Float } from '../tensor/tensor.js';
 import { numTokens, validateConfig, type ClipConfig } from './config.js';
+import { inferResnetVision, isResnetStateDict, resnetSeededScale, resnetVisionSpecs } from './resnet_weights.js';
 
 /** One parameter of the model table: our name, shape, and the keys it has in HF and OpenAI checkpoints. */
 export interface ParamSpec {
@@ -85,6 +86,9 @@ function blockSpecs(ours: string, hf: string, oa: string, D: number, F: number):
  * The full table for a configuration, in a fixed order.
  */
 export function paramSpecs(config: ClipConfig): ParamSpec[] {
+  if (config.resnet) { // a ResNet image tower (clip/resnet_weights.ts), the same text tower
+    return [...resnetVisionSpecs(config), ...paramSpecs({ ...config, resnet: undefined }).filter((s) => !s.name.startsWith('vision.'))];
+  }
   const { vision: v, text: t, embedDim: E } = config;
   const one = (name: string, shape: number[], hf: string, openai: string, openaiTransposed = false): ParamSpec =>
     ({ name, shape, hf: [hf], openai, openaiTransposed });
@@ -209,7 +213,7 @@ export function fillSeeded(params: Params, config: ClipConfig, seed: number): vo
     const partShape = hfPartShape(s);
     const n = numel(partShape);
     s.hf.forEach((key, i) => {
-      const [scale, offset] = seededScale(key, partShape);
+      const [scale, offset] = config.resnet && s.name.startsWith('vision.') ? resnetSeededScale(key, partShape) : seededScale(key, partShape);
       view.set(seededUniform(seed, key, n, scale, offset, params.dtype), i * n);
     });
   }
@@ -222,7 +226,8 @@ export type Layout = 'hf' | 'openai';
 
 // Tensors a checkpoint may hold that the model does not use.
 function ignorable(key: string): boolean {
-  return key.endsWith('position_ids') || key === 'input_resolution' || key === 'context_length' || key === 'vocab_size';
+  return key.endsWith('position_ids') || key === 'input_resolution' || key === 'context_length' || key === 'vocab_size' ||
+    key.endsWith('.num_batches_tracked'); // a BatchNorm's training counter (ResNet CLIP)
 }
 
 /**
@@ -290,10 +295,8 @@ export function fillFromCheckpoint(
 export function detectLayout(tensors: Map<string, StTensor>, source: string): Layout {
   if (tensors.has('vision_model.embeddings.patch_embedding.weight')) return 'hf';
   if (tensors.has('visual.conv1.weight')) return 'openai';
-  if ([...tensors.keys()].some((k) => k.startsWith('visual.layer1.'))) {
-    fail(`${source}: this is a ResNet CLIP (visual.layer1.* tensors); ResNet CLIP is not supported, only ViT models`);
-  }
-  fail(`${source} is not a CLIP ViT checkpoint: neither "vision_model.embeddings.patch_embedding.weight" (Hugging Face) ` +
+  if (isResnetStateDict(tensors.keys())) return 'openai'; // a ResNet CLIP: OpenAI names only (HF has none)
+  fail(`${source} is not a CLIP checkpoint: neither "vision_model.embeddings.patch_embedding.weight" (Hugging Face) ` +
     'nor "visual.conv1.weight" (OpenAI) is in it');
 }
 
@@ -302,9 +305,7 @@ export function detectLayout(tensors: Map<string, StTensor>, source: string): La
  * state-dict key to its shape. Heads are width / 64 and the activation quick_gelu, as OpenAI's models.
  */
 export function inferOpenAiConfig(shapes: Map<string, number[]>, source: string): ClipConfig {
-  if ([...shapes.keys()].some((k) => k.startsWith('visual.layer1.'))) {
-    fail(`${source}: this is a ResNet CLIP (visual.layer1.* tensors); ResNet CLIP is not supported, only ViT models`);
-  }
+  const rn = isResnetStateDict(shapes.keys()) ? inferResnetVision(shapes, source) : null; // clip/resnet_weights.ts
   const need = (key: string, rank: number): number[] => {
     const s = shapes.get(key);
     if (!s) fail(`${source}: tensor "${key}" not found; an OpenAI ViT CLIP state dict has it (is this a CLIP checkpoint?)`);
@@ -320,27 +321,31 @@ export function inferOpenAiConfig(shapes: Map<string, number[]>, source: string)
     }
     return ids.size;
   };
-  const conv = need('visual.conv1.weight', 4);
-  const vWidth = conv[0];
-  const patch = conv[3];
-  const vPos = need('visual.positional_embedding', 2);
-  const grid = Math.round(Math.sqrt(vPos[0] - 1));
-  if (grid * grid + 1 !== vPos[0]) {
-    fail(`${source}: visual.positional_embedding has ${vPos[0]} rows, expected 1 + a square number of patches`);
-  }
-  const vLayers = countBlocks('visual.transformer.resblocks.');
+  const vitVision = (): ClipConfig['vision'] => {
+    const conv = need('visual.conv1.weight', 4);
+    const vWidth = conv[0];
+    const patch = conv[3];
+    const vPos = need('visual.positional_embedding', 2);
+    const grid = Math.round(Math.sqrt(vPos[0] - 1));
+    if (grid * grid + 1 !== vPos[0]) {
+      fail(`${source}: visual.positional_embedding has ${vPos[0]} rows, expected 1 + a square number of patches`);
+    }
+    return {
+      width: vWidth, layers: countBlocks('visual.transformer.resblocks.'), heads: heads(vWidth, 'vision'),
+      mlpWidth: need('visual.transformer.resblocks.0.mlp.c_fc.weight', 2)[0],
+      act: 'quick_gelu', eps: 1e-5, imageSize: patch * grid, patchSize: patch, channels: conv[1],
+    };
+  };
   const tLayers = countBlocks('transformer.resblocks.');
   const tWidth = need('ln_final.weight', 1)[0];
   const heads = (w: number, name: string): number => {
     if (w % 64 !== 0) fail(`${source}: ${name} width ${w} is not a multiple of 64, so OpenAI's heads = width / 64 does not apply`);
     return w / 64;
   };
+  const vision = rn ? rn.vision : vitVision();
+  const vLayers = vision.layers;
   const config: ClipConfig = {
-    vision: {
-      width: vWidth, layers: vLayers, heads: heads(vWidth, 'vision'),
-      mlpWidth: need('visual.transformer.resblocks.0.mlp.c_fc.weight', 2)[0],
-      act: 'quick_gelu', eps: 1e-5, imageSize: patch * grid, patchSize: patch, channels: conv[1],
-    },
+    vision,
     text: {
       width: tWidth, layers: tLayers, heads: heads(tWidth, 'text'),
       mlpWidth: need('transformer.resblocks.0.mlp.c_fc.weight', 2)[0],
@@ -351,6 +356,7 @@ export function inferOpenAiConfig(shapes: Map<string, number[]>, source: string)
     },
     embedDim: need('text_projection', 2)[1],
     logitScaleInit: 2.6592,
+    ...(rn ? { resnet: rn.resnet } : {}),
   };
   if (vLayers === 0 || tLayers === 0) fail(`${source}: no transformer blocks found (visual.transformer.resblocks.N.*, transformer.resblocks.N.*)`);
   validateConfig(config, source);
