@@ -7,7 +7,7 @@
 
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { DecomcamError, fail } from '../errors.js';
-import { wideningTable, widenInto } from './half.js';
+import { widenInto } from './half.js';
 import { SIMD_CHUNK, simdHalfInput, simdWidenerFor, simdWidenHalf } from './half_wasm.js';
 import type { StDType } from './safetensors.js';
 
@@ -150,8 +150,8 @@ export function fileTensor(file: TensorFile, dtype: StDType, shape: number[], of
 // `widen`: a chunk of m halves at a time is read into the upper half of its own destination (bytes 2m..4m of
 // the 4m its floats take) and widened forward, in place. Float k overwrites halves 2k−m and 2k−m+1, always ones
 // already read (k < m); the SIMD step loads 8 halves before it stores their 8 floats, so its widest overwrite,
-// half 2k−m+15 at k = m8−8, is below the next step's first; the last m − m8 (< 8) go through the table the same
-// way. No copy: the file's bytes land once, in place, as an F32 tensor's do.
+// half 2k−m+15 at k = m8−8, is below the next step's first; the last m − m8 (< 8) are copied out, then widened.
+// No chunk copy: the file's bytes land once, in their destination, as an F32 tensor's do.
 function widenInPlace(file: TensorFile, offset: number, n: number, dst: Float32Array, at: number,
   widen: (src: number, dst: number, n: number) => void): void {
   const base = dst.byteOffset + 4 * at; // byte address of dst[at] in the memory
@@ -161,11 +161,15 @@ function widenInPlace(file: TensorFile, offset: number, n: number, dst: Float32A
     file.read(offset + 2 * i, new Uint8Array(dst.buffer, out + 2 * m, 2 * m));
     const m8 = m & ~7;
     widen(out + 2 * m, out, m8);
-    if (m8 < m) {
-      const bits = new Uint32Array(wideningTable('F16').buffer);
+    if (m8 < m) { // the last few halves: copied into the widener's own input area first, then widened from there
       const h = new Uint16Array(dst.buffer, out + 2 * m, m);
-      const o = new Uint32Array(dst.buffer, out, m);
-      for (let k = m8; k < m; k++) o[k] = bits[h[k]];
+      const input = simdHalfInput();
+      if (input) {
+        input.set(h.subarray(m8, m));
+        simdWidenHalf(m - m8, dst, at + i + m8);
+      } else {
+        widenInto('F16', h.slice(m8, m), dst, at + i + m8);
+      }
     }
   }
 }
