@@ -2,8 +2,9 @@
 // (io/safetensors.ts, io/torch.ts) checks the file's header and hands out one FileTensor per tensor (dtype, shape,
 // the byte offset of its elements); readInto(dst, at) then reads the elements with positional reads into dst, a
 // parameter buffer (in the wasm backend's memory where the model lives there): F32 into float32 and F64 into
-// float64 land directly (the one copy, from the OS's page cache); F16/BF16 (widened: wasm SIMD for F16), and
-// F32 <-> F64, pass through one small reused chunk. Nothing file-sized is ever allocated besides the destination.
+// float64 land directly (the one copy, from the OS's page cache), and so does F16 into a wasm memory's float32
+// (widened there in place, wasm SIMD); other F16/BF16 (widened: wasm SIMD for F16), and F32 <-> F64, pass through
+// one small reused chunk. Nothing file-sized is ever allocated besides the destination.
 
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { DecomcamError, fail } from '../errors.js';
