@@ -2,8 +2,9 @@
 // (a ViT-B/16 in fp16 is 150M halves: ~2.5x faster than the table loop in plain JS). Exact, and bit for bit
 // io/half.ts's halfToFloat stored into a Float32Array: ±0, subnormals (as float32 bits times 2^112, exact), normals,
 // ±Inf, and every NaN as the one quiet NaN 0x7fc00000. WIDEN_WAT below is the source; WIDEN_WASM its bytes as
-// wabt assembles them (test/half_wasm.test.js checks both that and all 65536 patterns). Where the engine has no
-// wasm SIMD, simdHalfInput() is null and callers keep the table.
+// wabt assembles them (test/loading.test.js checks both that and all 65536 patterns). Where the engine has no
+// wasm SIMD, simdHalfInput() is null and callers keep the table. WIDEN_SHARED_WAT is the same function over a
+// wasm backend's shared memory (simdWidenerFor): the loaders widen F16 in place there (test/half_inplace.test.js).
 
 // One 4-lane step: u holds four halves zero-extended to i32; the result is their float32 bits.
 //   sign = (u << 16) & 0x80000000,  em = u & 0x7fff (exponent and mantissa)
