@@ -2,13 +2,14 @@
 // (io/safetensors.ts, io/torch.ts) checks the file's header and hands out one FileTensor per tensor (dtype, shape,
 // the byte offset of its elements); readInto(dst, at) then reads the elements with positional reads into dst, a
 // parameter buffer (in the wasm backend's memory where the model lives there): F32 into float32 and F64 into
-// float64 land directly (the one copy, from the OS's page cache); F16/BF16 (widened: wasm SIMD for F16), and
-// F32 <-> F64, pass through one small reused chunk. Nothing file-sized is ever allocated besides the destination.
+// float64 land directly (the one copy, from the OS's page cache), and so does F16 into a wasm memory's float32
+// (widened there in place, wasm SIMD); other F16/BF16 (widened: wasm SIMD for F16), and F32 <-> F64, pass through
+// one small reused chunk. Nothing file-sized is ever allocated besides the destination.
 
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { DecomcamError, fail } from '../errors.js';
 import { widenInto } from './half.js';
-import { SIMD_CHUNK, simdHalfInput, simdWidenHalf } from './half_wasm.js';
+import { SIMD_CHUNK, simdHalfInput, simdWidenerFor, simdWidenHalf } from './half_wasm.js';
 import type { StDType } from './safetensors.js';
 
 /** Random access to the bytes of a file or a buffer: size, and `len` bytes at `at` (which the caller bounds-checks). */
@@ -119,6 +120,11 @@ export function fileTensor(file: TensorFile, dtype: StDType, shape: number[], of
         return;
       }
       if (!isFloatDType(dtype)) fail(`tensor "${name}" in ${file.path} has dtype ${dtype}, expected a float dtype (F32, F16, BF16, F64)`);
+      const inPlace = dtype === 'F16' && dst instanceof Float32Array ? simdWidenerFor(dst) : null;
+      if (inPlace) { // F16 -> float32 in the destination itself (a wasm backend's memory): see widenInPlace
+        widenInPlace(file, offset, n, dst as Float32Array, at, inPlace);
+        return;
+      }
       const input = dtype === 'F16' && dst instanceof Float32Array ? simdHalfInput() : null;
       if (input) { // F16 -> float32 in wasm SIMD: each chunk read into the widener's own input area
         const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
@@ -139,6 +145,34 @@ export function fileTensor(file: TensorFile, dtype: StDType, shape: number[], of
       }
     },
   };
+}
+
+// n F16 elements at byte `offset` of `file` into float32 dst[at…], dst in a wasm memory whose SIMD widener is
+// `widen`: a chunk of m halves at a time is read into the upper half of its own destination (bytes 2m..4m of
+// the 4m its floats take) and widened forward, in place. Float k overwrites halves 2k−m and 2k−m+1, always ones
+// already read (k < m); the SIMD step loads 8 halves before it stores their 8 floats, so its widest overwrite,
+// half 2k−m+15 at k = m8−8, is below the next step's first; the last m − m8 (< 8) are copied out, then widened.
+// No chunk copy: the file's bytes land once, in their destination, as an F32 tensor's do.
+function widenInPlace(file: TensorFile, offset: number, n: number, dst: Float32Array, at: number,
+  widen: (src: number, dst: number, n: number) => void): void {
+  const base = dst.byteOffset + 4 * at; // byte address of dst[at] in the memory
+  for (let i = 0; i < n; i += SIMD_CHUNK) {
+    const m = Math.min(SIMD_CHUNK, n - i);
+    const out = base + 4 * i;
+    file.read(offset + 2 * i, new Uint8Array(dst.buffer, out + 2 * m, 2 * m));
+    const m8 = m & ~7;
+    widen(out + 2 * m, out, m8);
+    if (m8 < m) { // the last few halves: copied into the widener's own input area first, then widened from there
+      const h = new Uint16Array(dst.buffer, out + 2 * m, m);
+      const input = simdHalfInput();
+      if (input) {
+        input.set(h.subarray(m8, m));
+        simdWidenHalf(m - m8, dst, at + i + m8);
+      } else {
+        widenInto('F16', h.slice(m8, m), dst, at + i + m8);
+      }
+    }
+  }
 }
 
 // m elements of a float dtype at the start of src, into dst[at…] (F16/BF16 widened exactly, F64 -> float32 rounded

@@ -7,6 +7,7 @@
 import { fail } from '../../errors.js';
 import { wasmApi } from './api.js';
 import type { WasmMemoryObject } from './api.js';
+import { noteWasmBuffer } from '../../io/half_wasm.js';
 
 const PAGE = 65536;
 const ALIGN = 64;
@@ -93,6 +94,7 @@ export class WasmMemory {
   f32(addr: number, n: number): Float32Array {
     const buffer = this.memory.buffer;
     this.buffers.add(buffer);
+    noteWasmBuffer(buffer, this.memory); // (so the loaders can widen F16 in place here: io/half_wasm.ts)
     return new Float32Array(buffer, addr, n);
   }
 
