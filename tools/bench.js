@@ -34,9 +34,9 @@ import { layernormForward } from '../dist/nn/layernorm.js';
 import { activationForward } from '../dist/nn/gelu.js';
 import { parseHfConfig } from '../dist/clip/config.js';
 import { LOAD_FILES, loadTable, measureLoad } from './bench_load.js';
-import { benchConv } from './bench_conv.js';
-// wabt (a devDependency) assembles the peak probe of the kernels part; without it the probe is skipped
-const wabt = await import('wabt').then((m) => m.default()).catch(() => null);
+// fmaPeak: the one-core wasm SIMD multiply-add ceiling (10 chains of f32x4, assembled with wabt, a devDependency;
+// a string saying why where it could not be measured), shared with the conv part
+import { benchConv, fmaPeak } from './bench_conv.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -178,7 +178,7 @@ function kernelBackends() {
   });
 }
 
-function benchKernels() {
+async function benchKernels() {
   const ops = kernelOps();
   const rows = [];
   for (const [name, be] of kernelBackends()) {
@@ -198,7 +198,7 @@ function benchKernels() {
     r.vsTs = base ? r.rate / base.rate : null;
   }
   report.kernels = rows;
-  report.fmaPeak = fmaPeak();
+  report.fmaPeak = await fmaPeak(fusedHere());
   console.log('\n## kernels (GFLOP/s unless marked; median of runs; cpu = per second of process CPU time)');
   console.log(`${'op'.padEnd(40)} ${'backend'.padEnd(20)} ${'ms'.padStart(8)} ${'rate'.padStart(8)} ${'cpu'.padStart(8)} ${'x ts'.padStart(6)}`);
   for (const r of rows) {
@@ -215,36 +215,6 @@ function benchKernels() {
     console.log(`one core's wasm SIMD peak, ${peak.label}: ${peak.rate.toFixed(1)} GFLOP/s; `
       + `${one}, as a share of it: ${share}`);
   }
-}
-
-// The most this engine and core can do with 128-bit wasm SIMD: 10 independent chains of f32x4 multiply-adds
-// (fused, as kernels-fma.wasm's tiles, where the engine has relaxed SIMD) and nothing else, 10⁷ steps a run
-// (~16 ms here); the best of 5. Assembled here with wabt (a devDependency), so a missing wabt skips it, saying why.
-function fmaPeak() {
-  if (!wabt) return 'wabt (a devDependency) could not be loaded';
-  const fused = fusedHere();
-  const chains = 10;
-  const step = (i) => (fused
-    ? `(local.set $a${i} (f32x4.relaxed_madd (local.get $a${i}) (local.get $m) (local.get $c)))`
-    : `(local.set $a${i} (f32x4.add (f32x4.mul (local.get $a${i}) (local.get $m)) (local.get $c)))`);
-  const ids = [...Array(chains).keys()];
-  const sum = ids.slice(1).reduce((acc, i) => `(f32x4.add ${acc} (local.get $a${i}))`, '(local.get $a0)');
-  const wat = `(module (func (export "peak") (param $n i32) (result f32)
-    ${ids.map((i) => `(local $a${i} v128)`).join(' ')} (local $m v128) (local $c v128)
-    (local.set $m (f32x4.splat (f32.const 0.999999))) (local.set $c (f32x4.splat (f32.const 1e-7)))
-    (loop $l ${ids.map(step).join(' ')}
-      (local.set $n (i32.sub (local.get $n) (i32.const 1))) (br_if $l (local.get $n)))
-    (f32x4.extract_lane 0 ${sum})))`;
-  const bytes = wabt.parseWat('peak.wat', wat, { simd: true, relaxed_simd: fused }).toBinary({}).buffer;
-  const peak = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports.peak;
-  const n = 1e7;
-  let best = 0;
-  for (let r = 0; r < 6; r++) { // the first run warms up
-    const t = performance.now();
-    peak(n);
-    if (r > 0) best = Math.max(best, (n * chains * 8) / ((performance.now() - t) * 1e6));
-  }
-  return { label: `${chains} chains of f32x4 ${fused ? 'fused multiply-adds' : 'multiply then add'}`, rate: best };
 }
 
 // ---- the seeded ViT-B/16 ----
@@ -339,7 +309,7 @@ function benchLoad() {
 
 log(`load average (1, 5, 15 min): ${report.machine.loadAverage.map((x) => x.toFixed(2)).join(', ')}`);
 if (parts.has('decomcam')) benchDecomcam();
-if (parts.has('kernels')) benchKernels();
+if (parts.has('kernels')) await benchKernels();
 if (parts.has('forward')) benchForward();
 if (parts.has('load')) benchLoad();
 if (parts.has('conv')) report.conv = await benchConv({ reps });

@@ -84,7 +84,7 @@ function measure(fn, n) {
   return { wall: median(wall), cpu: median(cpu) };
 }
 
-// The pure multiply-add ceiling of one core (as tools/bench.js's probe), or a string saying why not measured.
+// The pure multiply-add ceiling of one core (bench.js's kernels part uses it too), or a string saying why not measured.
 export async function fmaPeak(fused) {
   const wabt = await import('wabt').then((m) => m.default()).catch(() => null);
   if (!wabt) return 'wabt (a devDependency) could not be loaded';
