@@ -30,6 +30,7 @@ import { mulberry32 } from '../dist/tensor/rng.js';
 import { tensor } from '../dist/tensor/tensor.js';
 import { DecomcamError } from '../dist/errors.js';
 import { assertClose, fixturesDir } from './helpers/compare.js';
+import { backendsUnderTest } from './helpers/backends.js';
 import { TOL as CLIP_TOL } from './clip_tolerances.js';
 import { KERNEL_TOL as TOL } from './tolerances.js'; // kernels vs ts, relative to the op's max |ts value|
 
@@ -50,21 +51,6 @@ function skippedWithout(be, t) {
   return true;
 }
 
-// The backends under test: name → backend, or a string saying why it is skipped.
-function backendsUnderTest() {
-  const list = [];
-  const wasm1 = createWasmBackend({ threads: 1 });
-  const why = wasm1.unavailable();
-  const fused = why ? '' : wasm1.fma ? ', fused multiply-add' : ', no relaxed SIMD here: multiply then add';
-  list.push([`wasm (1 thread${fused})`, why ?? wasm1], [`wasm (2 threads${fused})`, why ?? createWasmBackend({ threads: 2 })]);
-  // the plain build (kernels.wasm) too, where auto took the fused one
-  if (!why && wasm1.fma) list.push(['wasm (2 threads, plain build: fma false)', createWasmBackend({ threads: 2, fma: false })]);
-  for (const mode of ['webasm', 'headlessgl']) {
-    const gwhy = gpuModeUnavailable(mode);
-    list.push([`gpu (gpu.js ${mode})`, gwhy ?? createGpuBackend({ mode })]);
-  }
-  return list;
-}
 const BACKENDS = backendsUnderTest();
 
 // [M, K, N]: 1×1×1; odd sizes below one tile; rows and columns past a 4×8 tile; a ViT-like shape; K = 512 and

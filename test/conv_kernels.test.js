@@ -13,10 +13,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { conv2dBackward, conv2dForward, convOutSize } from '../dist/nn/conv2d.js';
 import { createWasmBackend, enableRelaxedSimd } from '../dist/kernels/wasm/backend.js';
-import { createGpuBackend, gpuModeUnavailable } from '../dist/kernels/gpujs/backend.js';
 import { readSafetensors, getTensor } from '../dist/io/safetensors.js';
 import { mulberry32, seededUniform } from '../dist/tensor/rng.js';
 import { assertClose, fixturesDir } from './helpers/compare.js';
+import { backendsUnderTest } from './helpers/backends.js';
 import { CONV_TOL } from './tolerances.js';
 
 enableRelaxedSimd(); // both wasm builds where the engine can have the fused one
@@ -73,19 +73,6 @@ function runCase(be, [N, C, H, W, O, k, s, p], inp) {
   return { y, dx, dw, db, dxOnly };
 }
 
-function backendsUnderTest() {
-  const list = [];
-  const wasm1 = createWasmBackend({ threads: 1 });
-  const why = wasm1.unavailable();
-  const fused = why ? '' : wasm1.fma ? ', fused multiply-add' : ', no relaxed SIMD here: multiply then add';
-  list.push([`wasm (1 thread${fused})`, why ?? wasm1], [`wasm (2 threads${fused})`, why ?? createWasmBackend({ threads: 2 })]);
-  if (!why && wasm1.fma) list.push(['wasm (2 threads, plain build: fma false)', createWasmBackend({ threads: 2, fma: false })]);
-  for (const mode of ['webasm', 'headlessgl']) {
-    const gwhy = gpuModeUnavailable(mode);
-    list.push([`gpu (gpu.js ${mode})`, gwhy ?? createGpuBackend({ mode })]);
-  }
-  return list;
-}
 const BACKENDS = backendsUnderTest();
 const CASES = SHAPES.map((shape) => ({ shape, ...referenceCase(shape) }));
 
