@@ -44,6 +44,9 @@ const SHAPES = [
   [1, 3, 12, 11, 6, 5, 1, 2, true],   // 5×5, padding 2
   [1, 8, 32, 32, 8, 3, 1, 1, false],  // a tiny ResNet's 3×3
   [1, 2, 2, 2, 3, 3, 1, 0, true],     // a kernel larger than the input: no output, nothing added
+  [1, 3, 40, 38, 6, 7, 2, 3, true],   // 7×7 stride 2 padding 3: im2col's strided 16-byte loads, masked at both edges
+  [2, 2, 35, 37, 3, 5, 2, 2, false],  // 5×5 stride 2 padding 2 on odd sides
+  [1, 3, 21, 33, 4, 3, 1, 1, true],   // stride 1 panels crossing the padding (masked loads) on a row of 33
 ];
 const tag = (s) => `[${s.join(',')}]`;
 

@@ -11,11 +11,11 @@ import { fail } from '../errors.js';
 import type { Backend } from '../kernels/backend.js';
 import { Workspace } from '../kernels/workspace.js';
 import { attnpoolActSizes, attnpoolBackward, attnpoolForward, type AttnpoolActs, type AttnpoolDims } from '../nn/attnpool.js';
-import { avgpoolBackward, avgpoolForward } from '../nn/avgpool.js';
-import { batchnormBackward, batchnormForward } from '../nn/batchnorm.js';
+import { avgpoolBackward, avgpoolOn } from '../nn/avgpool.js';
+import { batchnormActOn, batchnormBackward } from '../nn/batchnorm.js';
 import { conv2dBackwardOn, conv2dOn, convOutSize } from '../nn/conv2d.js';
-import { reluBackward, reluForward } from '../nn/relu.js';
-import { residualBackward, residualForward } from '../nn/residual.js';
+import { reluBackward } from '../nn/relu.js';
+import { residualBackward } from '../nn/residual.js';
 import { allocFloat, dtypeOf, shapeString, tensor, type Float, type Tensor } from '../tensor/tensor.js';
 import type { ClipConfig, ResnetConfig } from './config.js';
 import type { ClipModel } from './model.js';
@@ -138,7 +138,8 @@ export interface ResnetRun {
   workspace: Workspace;
 }
 
-interface Ctx { be: Backend; B: number; eps: number; alloc: (n: number) => Float }
+// alloc: n zeros; out: n values of any kind, for an output that a kernel writes whole (no clearing pass)
+interface Ctx { be: Backend; B: number; eps: number; alloc: (n: number) => Float; out: (n: number) => Float }
 
 // conv (k×k, stride, pad k>1 ? 1 : 0, no bias) → BN → ReLU, into freshly allocated arrays.
 function convBnRelu(x: Ctx, inp: Float, w: Float, bn: BnParams, Cin: number, Cout: number, H: number, stride: number): ConvBnRelu {
@@ -146,10 +147,9 @@ function convBnRelu(x: Ctx, inp: Float, w: Float, bn: BnParams, Cin: number, Cou
   const pad = k > 1 ? 1 : 0;
   const Ho = convOutSize(H, k, stride, pad);
   const n = x.B * Cout * Ho * Ho;
-  const c = x.alloc(n), r = x.alloc(n);
+  const c = x.out(n), r = x.out(n);
   conv2dOn(x.be, c, inp, w, null, x.B, Cin, H, H, Cout, k, k, stride, pad);
-  batchnormForward(r, c, bn.w, bn.b, bn.mean, bn.variance, x.B, Cout, Ho * Ho, x.eps);
-  reluForward(r, r, n);
+  batchnormActOn(x.be, r, c, bn.w, bn.b, bn.mean, bn.variance, x.B, Cout, Ho * Ho, x.eps, null, true);
   return { c, r };
 }
 
@@ -158,8 +158,8 @@ function stemForward(x: Ctx, pixels: Float, p: ResnetParams['stem'], w: number, 
   const s1 = convBnRelu(x, pixels, p.conv1, p.bn1, 3, h, S, 2);
   const s2 = convBnRelu(x, s1.r, p.conv2, p.bn2, h, h, S1, 1);
   const s3 = convBnRelu(x, s2.r, p.conv3, p.bn3, h, w, S1, 1);
-  const pool = x.alloc(x.B * w * Math.floor(S1 / 2) ** 2);
-  avgpoolForward(pool, s3.r, x.B * w, S1, S1, 2);
+  const pool = x.out(x.B * w * Math.floor(S1 / 2) ** 2);
+  avgpoolOn(x.be, pool, s3.r, x.B * w, S1, S1, 2);
   return { s1, s2, s3, pool };
 }
 
@@ -173,30 +173,28 @@ function bottleneckForward(x: Ctx, input: Float, p: BottleneckParams, b: BlockPl
   const s2 = convBnRelu(x, s1.r, p.conv2, p.bn2, P, P, H, 1);
   let pool = s2.r;
   if (stride > 1) {
-    pool = x.alloc(B * P * Ho * Ho);
-    avgpoolForward(pool, s2.r, B * P, H, H, stride);
+    pool = x.out(B * P * Ho * Ho);
+    avgpoolOn(x.be, pool, s2.r, B * P, H, H, stride);
   }
-  // conv3 → bn3 (written into out)
-  const c3 = x.alloc(n);
-  const out = x.alloc(n);
+  // conv3
+  const c3 = x.out(n);
   conv2dOn(x.be, c3, pool, p.conv3, null, B, P, Ho, Ho, Co, 1, 1, 1, 0);
-  batchnormForward(out, c3, p.bn3.w, p.bn3.b, p.bn3.mean, p.bn3.variance, B, Co, Ho * Ho, x.eps);
   // identity: the input, or avgpool(stride) → 1×1 conv → BN
   let downPool: Float | null = null, downConv: Float | null = null, identity = input;
   if (p.down) {
     downPool = input;
     if (stride > 1) {
-      downPool = x.alloc(B * Ci * Ho * Ho);
-      avgpoolForward(downPool, input, B * Ci, H, H, stride);
+      downPool = x.out(B * Ci * Ho * Ho);
+      avgpoolOn(x.be, downPool, input, B * Ci, H, H, stride);
     }
-    downConv = x.alloc(n);
-    identity = x.alloc(n);
+    downConv = x.out(n);
+    identity = x.out(n);
     conv2dOn(x.be, downConv, downPool, p.down.conv, null, B, Ci, Ho, Ho, Co, 1, 1, 1, 0);
-    batchnormForward(identity, downConv, p.down.bn.w, p.down.bn.b, p.down.bn.mean, p.down.bn.variance, B, Co, Ho * Ho, x.eps);
+    batchnormActOn(x.be, identity, downConv, p.down.bn.w, p.down.bn.b, p.down.bn.mean, p.down.bn.variance, B, Co, Ho * Ho, x.eps, null, false);
   }
-  // out += identity; relu3
-  residualForward(out, out, identity, 1, n, n, 1);
-  reluForward(out, out, n);
+  // out = relu3(bn3(c3) + identity)
+  const out = x.out(n);
+  batchnormActOn(x.be, out, c3, p.bn3.w, p.bn3.b, p.bn3.mean, p.bn3.variance, B, Co, Ho * Ho, x.eps, identity, true);
   return { input, s1, s2, pool, c3, downPool, downConv, identity, out };
 }
 
@@ -235,7 +233,7 @@ export function resnetForward(model: ClipModel, pixels: Tensor, opts: { keep?: s
     const kept = u >= firstKept;
     const w = kept ? ws : new Workspace(be, dtype);
     if (!kept) temps.push(w);
-    return { be, B, eps: config.vision.eps, alloc: (n) => w.alloc(n) };
+    return { be, B, eps: config.vision.eps, alloc: (n) => w.alloc(n), out: (n) => w.alloc(n, false) };
   };
   const dropBefore = (): void => { while (temps.length > 1) (temps.shift() as Workspace).release(); };
   const px = dtypeOf(pixels.data) === dtype ? pixels.data : dtype === 'float64' ? Float64Array.from(pixels.data) : Float32Array.from(pixels.data);
@@ -376,7 +374,7 @@ export function resnetBackward(
     : dtype === 'float64' ? Float64Array.from(dEmbeddings.data) : Float32Array.from(dEmbeddings.data);
   const wg = opts.weightGrads ? resnetParams(opts.weightGrads, config) : null;
   const ws = new Workspace(be, dtype);
-  const x: Ctx = { be, B, eps: config.vision.eps, alloc: (n) => ws.alloc(n) };
+  const x: Ctx = { be, B, eps: config.vision.eps, alloc: (n) => ws.alloc(n), out: (n) => ws.alloc(n) };
   const { stemH1, blocks: plans } = blockPlans(config);
   const L = plans.length;
   const result = (data: Float, shape: number[]): Tensor => tensor(data.slice(), shape);

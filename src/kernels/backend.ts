@@ -53,8 +53,9 @@ export interface Backend {
   // not read w's values again: prepare again after changing w.
   prepare?(w: Float, N: number, K: number): void;
   // n float32 zeros in the backend's own memory: arrays from here reach its kernels without a copy (the wasm
-  // backend's shared memory). free() gives one back.
-  alloc?(n: number): Float32Array;
+  // backend's shared memory). free() gives one back. zero false: the values are whatever was there (for an
+  // output that a kernel writes whole).
+  alloc?(n: number, zero?: boolean): Float32Array;
   free?(arr: Float32Array): void;
   // nn/layernorm.ts's layernormForward and nn/gelu.ts's activationForward/activationBackward, same arguments.
   layernorm?(out: Float, mean: Float, rstd: Float, inp: Float, w: Float, b: Float, N: number, C: number, eps: number): void;
@@ -62,6 +63,13 @@ export interface Backend {
   activationBackward?(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
   // nn/residual.ts's residualForward, same arguments.
   residual?(out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void;
+  // nn/batchnorm.ts's batchnormForward, then (optional) + add as nn/residual.ts and ReLU as nn/relu.ts, in one
+  // pass with the same bits as those three run in turn; add null = no sum. nn/batchnorm.ts batchnormActOn.
+  batchnormAct?(
+    y: Float, x: Float, w: Float, b: Float, mean: Float, variance: Float,
+    N: number, C: number, HW: number, eps: number, add: Float | null, relu: boolean): void;
+  // nn/avgpool.ts's avgpoolForward, same arguments and bits.
+  avgpool?(y: Float, x: Float, NC: number, H: number, W: number, k: number): void;
   // nn/conv2d.ts's conv2dForward / conv2dBackward (NCHW, groups 1), same arguments. A backend that has them
   // handles float32 and float64 alike (falling back to the reference loops where it has no fast path).
   conv2d?(

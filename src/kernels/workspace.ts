@@ -11,8 +11,8 @@ import type { Backend } from './backend.js';
 /**
  * n zeros for a long-lived array (a model's parameters): in the backend's memory where it has one.
  */
-export function allocOn(be: Backend, dtype: DType, n: number): Float {
-  return dtype === 'float32' && be.alloc ? be.alloc(n) : allocFloat(dtype, n);
+export function allocOn(be: Backend, dtype: DType, n: number, zero = true): Float {
+  return dtype === 'float32' && be.alloc ? be.alloc(n, zero) : allocFloat(dtype, n);
 }
 
 /**
@@ -25,10 +25,10 @@ export class Workspace {
 
   constructor(readonly backend: Backend, readonly dtype: DType) {}
 
-  // n zeros, owned by this workspace.
-  alloc(n: number): Float {
+  // n zeros, owned by this workspace; zero false: any values (for an output written whole before it is read).
+  alloc(n: number, zero = true): Float {
     if (this.done) fail('Workspace.alloc after release()', 'runtime');
-    const arr = allocOn(this.backend, this.dtype, n);
+    const arr = allocOn(this.backend, this.dtype, n, zero);
     if (arr instanceof Float32Array && this.backend.alloc) this.owned.push(arr);
     return arr;
   }

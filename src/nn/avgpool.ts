@@ -2,6 +2,7 @@
 // anti-aliased downsampling of OpenAI's ModifiedResNet (AvgPool2d(2) after the stem, AvgPool2d(stride) in a
 // Bottleneck). NCHW: N·C planes of H × W → Ho × Wo = ⌊H/k⌋ × ⌊W/k⌋ (a ragged edge is dropped, as torch does).
 
+import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
 
 /**
@@ -25,6 +26,12 @@ export function avgpoolForward(
       }
     }
   }
+}
+
+/** avgpoolForward, or the backend's kernel for it (same arguments, same bits). */
+export function avgpoolOn(be: Backend, y: Float, x: Float, NC: number, H: number, W: number, k: number): void {
+  if (be.avgpool) be.avgpool(y, x, NC, H, W, k);
+  else avgpoolForward(y, x, NC, H, W, k);
 }
 
 /**

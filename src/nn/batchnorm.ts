@@ -2,7 +2,10 @@
 // affine map with the running statistics, y = (x − running_mean)·w/√(running_var + eps) + b (eps 1e-5).
 // NCHW: N images, C channels, HW = H·W positions. The statistics are constants, so backward is a scale per channel.
 
+import type { Backend } from '../kernels/backend.js';
 import type { Float } from '../tensor/tensor.js';
+import { reluForward } from './relu.js';
+import { residualForward } from './residual.js';
 
 /**
  * BatchNorm2d forward (eval mode): y[n,c,i] = (x[n,c,i] − mean[c])·w[c]/√(var[c] + eps) + b[c]; float64 arithmetic.
@@ -18,6 +21,29 @@ export function batchnormForward(
       for (let i = 0; i < HW; i++) y[o + i] = (x[o + i] - mean[c]) * scale + b[c];
     }
   }
+}
+
+/**
+ * y = relu?(batchnorm(x) + add?): batchnormForward, then residualForward's sum where add is given, then
+ * reluForward where relu is true — three passes here; a backend may fuse them (Backend.batchnormAct, same bits).
+ */
+export function batchnormAct(
+  y: Float,                                        // (N,C,HW)
+  x: Float, w: Float, b: Float, mean: Float, variance: Float, // (N,C,HW) (C) (C) (C) (C)
+  N: number, C: number, HW: number, eps: number,
+  add: Float | null, relu: boolean): void {         // (N,C,HW) or null
+  const n = N * C * HW;
+  batchnormForward(y, x, w, b, mean, variance, N, C, HW, eps);
+  if (add) residualForward(y, y, add, 1, n, n, 1);
+  if (relu) reluForward(y, y, n);
+}
+
+/** batchnormAct, or the backend's fused kernel for it. */
+export function batchnormActOn(
+  be: Backend, y: Float, x: Float, w: Float, b: Float, mean: Float, variance: Float,
+  N: number, C: number, HW: number, eps: number, add: Float | null, relu: boolean): void {
+  if (be.batchnormAct) be.batchnormAct(y, x, w, b, mean, variance, N, C, HW, eps, add, relu);
+  else batchnormAct(y, x, w, b, mean, variance, N, C, HW, eps, add, relu);
 }
 
 /**

@@ -24,6 +24,8 @@ import { attentionBackward as tsAttentionBackward, attentionForward as tsAttenti
 import { activationBackward as tsActivationBackward, activationForward as tsActivation } from '../../nn/gelu.js';
 import { layernormForward as tsLayernorm } from '../../nn/layernorm.js';
 import { residualForward as tsResidual } from '../../nn/residual.js';
+import { batchnormAct as tsBatchnormAct } from '../../nn/batchnorm.js';
+import { avgpoolForward as tsAvgpool } from '../../nn/avgpool.js';
 import { conv2dBackward as tsConv2dBackward, conv2dForward as tsConv2d } from '../../nn/conv2d.js';
 import { linearBackward as tsMatmulBackward, linearForward as tsMatmul } from '../../nn/linear.js';
 import { isF32, type Backend } from '../backend.js';
@@ -49,7 +51,7 @@ export interface WasmBackend extends Backend {
   readonly fma: boolean;
   // null where it can run here, else why not (the kernels were not built, or no wasm SIMD)
   unavailable(): string | null;
-  alloc(n: number): Float32Array;
+  alloc(n: number, zero?: boolean): Float32Array;
   free(arr: Float32Array): void;
   prepare(w: Float, N: number, K: number): void;
   layernorm(out: Float, mean: Float, rstd: Float, inp: Float, w: Float, b: Float,
@@ -57,6 +59,9 @@ export interface WasmBackend extends Backend {
   activation(act: Activation, out: Float, inp: Float, n: number): void;
   activationBackward(act: Activation, dinp: Float, dout: Float, inp: Float, n: number): void;
   residual(out: Float, x: Float, y: Float, B: number, Nx: number, Ny: number, C: number): void;
+  batchnormAct(y: Float, x: Float, w: Float, b: Float, mean: Float, variance: Float,
+    N: number, C: number, HW: number, eps: number, add: Float | null, relu: boolean): void;
+  avgpool(y: Float, x: Float, NC: number, H: number, W: number, k: number): void;
   conv2d(y: Float, x: Float, w: Float, b: Float | null,
     N: number, C: number, H: number, W: number, O: number, kh: number, kw: number, stride: number, pad: number): void;
   conv2dBackward(dx: Float | null, dw: Float | null, db: Float | null, dy: Float, x: Float, w: Float,
@@ -242,9 +247,10 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       return mem ? { inUse: mem.bytesInUse, size: mem.memory.buffer.byteLength } : { inUse: 0, size: 0 };
     },
 
-    alloc(n) {
+    alloc(n, zero = true) {
       const { mem } = init();
-      return mem.f32(mem.allocZeroed(4 * n), n); // zeros (a fresh block is not touched: see WasmMemory)
+      // zeros (a fresh block is not touched: see WasmMemory), or a reused block as it is
+      return mem.f32(zero ? mem.allocZeroed(4 * n) : mem.alloc(4 * n), n);
     },
 
     free(arr) {
@@ -359,6 +365,26 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       call((op) => {
         const args = [op.output(out, B * Ny * C, false), op.input(x, B * Nx * C), op.input(y, B * Ny * C), Nx, Ny, C];
         init().pool.run('residual', args, B * Ny, 1, { alone: B * Ny * C < SMALL_ELEMENTWISE });
+      });
+    },
+
+    batchnormAct(y, x, w, b, mean, variance, N, C, HW, eps, add, relu) {
+      if (!isF32(y, x, w, b, mean, variance, add)) return tsBatchnormAct(y, x, w, b, mean, variance, N, C, HW, eps, add, relu);
+      const n = N * C * HW;
+      call((op) => {
+        const args = [op.output(y, n, false), op.input(x, n), op.input(w, C), op.input(b, C), op.input(mean, C),
+          op.input(variance, C), add ? op.input(add, n) : 0, C, HW, eps, relu ? 1 : 0];
+        init().pool.run('bn_act', args, N * C, 1, { alone: n < SMALL_ELEMENTWISE });
+      });
+    },
+
+    avgpool(y, x, NC, H, W, k) {
+      if (!isF32(y, x)) return tsAvgpool(y, x, NC, H, W, k);
+      const Ho = Math.floor(H / k), Wo = Math.floor(W / k);
+      if (NC * Ho * Wo === 0) return;
+      call((op) => {
+        const args = [op.output(y, NC * Ho * Wo, false), op.input(x, NC * H * W), H, W, k];
+        init().pool.run('avgpool', args, NC, 1, { alone: NC * H * W < SMALL_ELEMENTWISE });
       });
     },
 

@@ -623,13 +623,15 @@
 
   ;; im2col into the panels "linear_modes" reads (the forward's col): panel g of 8 positions q = 8g…8g+7 holds, for
   ;; each k in turn, their 8 values: dst[g][k][l] = col(k, 8g + l) (0 for q ≥ Ho·Wo). Panels g in [lo, hi), each
-  ;; written front to back. Stride 1 and 8 positions inside one row of x: two 16-byte copies; else lane by lane.
+  ;; written front to back. 8 positions in one output row at stride 1 or 2: 16-byte loads (masked at the padding);
+  ;; else lane by lane.
   (func (export "im2col_panels")
     (param $dst i32) (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
     (param $s i32) (param $p i32) (param $lo i32) (param $hi i32)
     (local $Ho i32) (local $Wo i32) (local $P i32) (local $Kc i32) (local $g i32) (local $q0 i32) (local $oy i32)
     (local $ox0 i32) (local $d i32) (local $c i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $ix i32)
     (local $row i32) (local $inrow i32) (local $inpanel i32) (local $l i32) (local $oyl i32) (local $oxl i32) (local $v f32)
+    (local $a i32) (local $v0 v128) (local $v1 v128) (local $cols v128) (local $cols1 v128)
     (local.set $Ho (i32.add (i32.div_s (i32.sub (i32.add (local.get $H) (i32.shl (local.get $p) (i32.const 1))) (local.get $kh)) (local.get $s)) (i32.const 1)))
     (local.set $Wo (i32.add (i32.div_s (i32.sub (i32.add (local.get $W) (i32.shl (local.get $p) (i32.const 1))) (local.get $kw)) (local.get $s)) (i32.const 1)))
     (local.set $P (i32.mul (local.get $Ho) (local.get $Wo)))
@@ -640,8 +642,8 @@
       (local.set $q0 (i32.shl (local.get $g) (i32.const 3)))
       (local.set $oy (i32.div_u (local.get $q0) (local.get $Wo)))
       (local.set $ox0 (i32.sub (local.get $q0) (i32.mul (local.get $oy) (local.get $Wo))))
-      ;; the 8 positions lie in one output row, and stride 1 reads them side by side
-      (local.set $inpanel (i32.and (i32.eq (local.get $s) (i32.const 1))
+      ;; the 8 positions lie in one output row, and stride 1 or 2 reads them from one stretch of x's row
+      (local.set $inpanel (i32.and (i32.le_u (i32.sub (local.get $s) (i32.const 1)) (i32.const 1))
                                    (i32.le_s (i32.add (local.get $ox0) (i32.const 8)) (local.get $Wo))))
       (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $g) (i32.shl (local.get $Kc) (i32.const 5)))))
       (local.set $c (i32.const 0))
@@ -657,11 +659,35 @@
           (block $kxdone (loop $kxs
             (br_if $kxdone (i32.ge_s (local.get $kx) (local.get $kw)))
             (local.set $ix (i32.add (i32.sub (i32.mul (local.get $ox0) (local.get $s)) (local.get $p)) (local.get $kx)))
-            (if (i32.and (i32.and (local.get $inpanel) (local.get $inrow))
-                         (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (i32.const 8)) (local.get $W))))
+            (if (i32.and (i32.and (local.get $inpanel) (local.get $inrow)) (i32.and (i32.eq (local.get $s) (i32.const 1))
+                         (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (i32.const 8)) (local.get $W)))))
               (then
                 (v128.store (local.get $d) (v128.load (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2)))))
                 (v128.store offset=16 (local.get $d) (v128.load offset=16 (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2))))))
+              (else (if (i32.and (local.get $inpanel) (local.get $inrow))
+              ;; a stretch that crosses the padding (stride 1) or is read every other value (stride 2): 16-byte
+              ;; loads from x[ix − p…] on, the even lanes taken at stride 2, and the lanes whose column ix + s·l lies
+              ;; outside 0…W−1 cleared (their loads may reach up to p values before or after the row: allocated
+              ;; memory, the bits masked off)
+              (then
+                (local.set $a (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2))))
+                (if (i32.eq (local.get $s) (i32.const 1))
+                  (then
+                    (local.set $v0 (v128.load (local.get $a)))
+                    (local.set $v1 (v128.load offset=16 (local.get $a)))
+                    (local.set $cols (i32x4.add (i32x4.splat (local.get $ix)) (v128.const i32x4 0 1 2 3)))
+                    (local.set $cols1 (i32x4.add (local.get $cols) (v128.const i32x4 4 4 4 4))))
+                  (else
+                    (local.set $v0 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+                      (v128.load (local.get $a)) (v128.load offset=16 (local.get $a))))
+                    (local.set $v1 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+                      (v128.load offset=32 (local.get $a)) (v128.load offset=48 (local.get $a))))
+                    (local.set $cols (i32x4.add (i32x4.splat (local.get $ix)) (v128.const i32x4 0 2 4 6)))
+                    (local.set $cols1 (i32x4.add (local.get $cols) (v128.const i32x4 8 8 8 8)))))
+                (v128.store (local.get $d) (v128.and (local.get $v0) (v128.and
+                  (i32x4.ge_s (local.get $cols) (v128.const i32x4 0 0 0 0)) (i32x4.lt_s (local.get $cols) (i32x4.splat (local.get $W))))))
+                (v128.store offset=16 (local.get $d) (v128.and (local.get $v1) (v128.and
+                  (i32x4.ge_s (local.get $cols1) (v128.const i32x4 0 0 0 0)) (i32x4.lt_s (local.get $cols1) (i32x4.splat (local.get $W)))))))
               (else (if (i32.and (local.get $inpanel) (i32.eqz (local.get $inrow)))
               ;; the 8 positions' row of x lies in the padding: zeros
               (then
@@ -687,7 +713,7 @@
                     (local.set $oxl (i32.const 0))
                     (local.set $oyl (i32.add (local.get $oyl) (i32.const 1)))))
                   (local.set $l (i32.add (local.get $l) (i32.const 1)))
-                  (br_if $lanes (i32.lt_s (local.get $l) (i32.const 8))))))))
+                  (br_if $lanes (i32.lt_s (local.get $l) (i32.const 8))))))))))
             (local.set $d (i32.add (local.get $d) (i32.const 32)))
             (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
             (br $kxs)))
@@ -1086,6 +1112,112 @@
         (br $l1)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $rows)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; BatchNorm2d in eval mode, then optionally a residual sum and a ReLU, in one pass over planes p in [lo, hi)
+  ;; (NCHW: plane p = n·C + c holds HW values of channel c = p mod C), with the reference's arithmetic so that
+  ;; the bits are the same as nn/batchnorm.ts, nn/residual.ts and nn/relu.ts run one after the other:
+  ;;   y = f32((x − mean[c])·s + b[c]) in float64, s = w[c]/√(var[c] + eps)   (batchnormForward)
+  ;;   y = y + add   (float32, where $add ≠ 0)                                  (residualForward)
+  ;;   y = 0 < y ? y : 0   (where $relu ≠ 0: NaN and −0 give +0, as x > 0 ? x : 0)  (reluForward)
+  (func (export "bn_act")
+    (param $y i32) (param $x i32) (param $w i32) (param $b i32) (param $mean i32) (param $var i32) (param $add i32)
+    (param $C i32) (param $HW i32) (param $eps f64) (param $relu i32) (param $lo i32) (param $hi i32)
+    (local $p i32) (local $c4 i32) (local $i i32) (local $end i32) (local $end4 i32)
+    (local $s f64) (local $m f64) (local $bb f64) (local $s2 v128) (local $m2 v128) (local $b2 v128)
+    (local $v v128) (local $r v128) (local $f f32)
+    (local.set $p (local.get $lo))
+    (block $done (loop $planes
+      (br_if $done (i32.ge_s (local.get $p) (local.get $hi)))
+      (local.set $c4 (i32.shl (i32.rem_u (local.get $p) (local.get $C)) (i32.const 2)))
+      (local.set $s (f64.div (f64.promote_f32 (f32.load (i32.add (local.get $w) (local.get $c4))))
+        (f64.sqrt (f64.add (f64.promote_f32 (f32.load (i32.add (local.get $var) (local.get $c4)))) (local.get $eps)))))
+      (local.set $m (f64.promote_f32 (f32.load (i32.add (local.get $mean) (local.get $c4)))))
+      (local.set $bb (f64.promote_f32 (f32.load (i32.add (local.get $b) (local.get $c4)))))
+      (local.set $s2 (f64x2.splat (local.get $s)))
+      (local.set $m2 (f64x2.splat (local.get $m)))
+      (local.set $b2 (f64x2.splat (local.get $bb)))
+      ;; byte offsets of the plane: [i, end), four values at a time up to end4
+      (local.set $i (i32.shl (i32.mul (local.get $p) (local.get $HW)) (i32.const 2)))
+      (local.set $end (i32.add (local.get $i) (i32.shl (local.get $HW) (i32.const 2))))
+      (local.set $end4 (i32.add (local.get $i) (i32.and (i32.shl (local.get $HW) (i32.const 2)) (i32.const -16))))
+      (block $d4 (loop $l4
+        (br_if $d4 (i32.ge_u (local.get $i) (local.get $end4)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+        ;; lanes 0-1 and 2-3 in float64, each rounded once to float32
+        (local.set $r (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4 (local.get $v))
+            (local.get $m2)) (local.get $s2)) (local.get $b2)))
+          (f32x4.demote_f64x2_zero (f64x2.add (f64x2.mul (f64x2.sub (f64x2.promote_low_f32x4
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))
+            (local.get $m2)) (local.get $s2)) (local.get $b2)))))
+        (if (local.get $add)
+          (then (local.set $r (f32x4.add (local.get $r) (v128.load (i32.add (local.get $add) (local.get $i)))))))
+        (if (local.get $relu)
+          (then (local.set $r (f32x4.pmax (v128.const f32x4 0 0 0 0) (local.get $r)))))
+        (v128.store (i32.add (local.get $y) (local.get $i)) (local.get $r))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $l4)))
+      (block $d1 (loop $l1
+        (br_if $d1 (i32.ge_u (local.get $i) (local.get $end)))
+        (local.set $f (f32.demote_f64 (f64.add (f64.mul (f64.sub (f64.promote_f32 (f32.load (i32.add (local.get $x) (local.get $i))))
+          (local.get $m)) (local.get $s)) (local.get $bb))))
+        (if (local.get $add)
+          (then (local.set $f (f32.add (local.get $f) (f32.load (i32.add (local.get $add) (local.get $i)))))))
+        (if (local.get $relu)
+          (then (local.set $f (select (local.get $f) (f32.const 0) (f32.gt (local.get $f) (f32.const 0))))))
+        (f32.store (i32.add (local.get $y) (local.get $i)) (local.get $f))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $l1)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $planes)))
+  )
+
+  ;; ---------------------------------------------------------------------------------------------------
+  ;; Average pooling, kernel = stride = k, no padding, as nn/avgpool.ts: planes [lo, hi) of H × W →
+  ;; floor(H/k) × floor(W/k), each window summed in float64 row by row (the reference's order), times 1/k², rounded once.
+  (func (export "avgpool")
+    (param $y i32) (param $x i32) (param $H i32) (param $W i32) (param $k i32) (param $lo i32) (param $hi i32)
+    (local $p i32) (local $Ho i32) (local $Wo i32) (local $oy i32) (local $ox i32) (local $ky i32) (local $kx i32)
+    (local $row i32) (local $out i32) (local $s f64) (local $inv f64)
+    (local.set $Ho (i32.div_u (local.get $H) (local.get $k)))
+    (local.set $Wo (i32.div_u (local.get $W) (local.get $k)))
+    (local.set $inv (f64.div (f64.const 1) (f64.convert_i32_u (i32.mul (local.get $k) (local.get $k)))))
+    (local.set $out (i32.add (local.get $y) (i32.shl (i32.mul (local.get $lo) (i32.mul (local.get $Ho) (local.get $Wo))) (i32.const 2))))
+    (local.set $p (local.get $lo))
+    (block $done (loop $planes
+      (br_if $done (i32.ge_s (local.get $p) (local.get $hi)))
+      (local.set $oy (i32.const 0))
+      (block $dy (loop $ly
+        (br_if $dy (i32.ge_s (local.get $oy) (local.get $Ho)))
+        (local.set $ox (i32.const 0))
+        (block $dx (loop $lx
+          (br_if $dx (i32.ge_s (local.get $ox) (local.get $Wo)))
+          (local.set $s (f64.const 0))
+          (local.set $ky (i32.const 0))
+          (block $dky (loop $lky
+            (br_if $dky (i32.ge_s (local.get $ky) (local.get $k)))
+            ;; x[p, oy·k + ky, ox·k] in bytes
+            (local.set $row (i32.add (local.get $x) (i32.shl (i32.add
+              (i32.mul (i32.add (i32.mul (local.get $p) (local.get $H)) (i32.add (i32.mul (local.get $oy) (local.get $k)) (local.get $ky))) (local.get $W))
+              (i32.mul (local.get $ox) (local.get $k))) (i32.const 2))))
+            (local.set $kx (i32.const 0))
+            (block $dkx (loop $lkx
+              (br_if $dkx (i32.ge_s (local.get $kx) (local.get $k)))
+              (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32.load (i32.add (local.get $row) (i32.shl (local.get $kx) (i32.const 2)))))))
+              (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+              (br $lkx)))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $lky)))
+          (f32.store (local.get $out) (f32.demote_f64 (f64.mul (local.get $s) (local.get $inv))))
+          (local.set $out (i32.add (local.get $out) (i32.const 4)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $lx)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $ly)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $planes)))
   )
 
   ;; ---------------------------------------------------------------------------------------------------
