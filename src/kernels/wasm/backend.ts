@@ -37,7 +37,7 @@ import { convBackward, convForward, type ConvContext } from './conv.js';
 
 /** Options of the wasm backend. */
 export interface WasmOptions {
-  /** Threads, ≥ 1 (default: min(2, the machine's cores)). */
+  /** Threads, ≥ 1 (default: the environment's DECOMCAM_THREADS, else min(2, the machine's cores)). */
   threads?: number;
   /** The fused build: true (required), false, or 'auto' (default: where the engine has relaxed SIMD as it runs). */
   fma?: boolean | 'auto';
@@ -143,12 +143,22 @@ function pick(fma: boolean | 'auto'): { fma: boolean } & Compiled {
 // A prepared weight: a copy of w (N·K floats, same layout) in the memory, at addr.
 interface Resident { addr: number; length: number }
 
+// The default thread count: DECOMCAM_THREADS where set (a job runner's share of the cores, e.g. one per shard
+// process), else min(2, available cores).
+function defaultThreads(): number {
+  const env = envVar('DECOMCAM_THREADS');
+  if (env === undefined || env === '') return Math.min(2, cpuCount());
+  const n = Number(env);
+  if (!/^\d+$/.test(env.trim()) || n < 1) fail(`DECOMCAM_THREADS is "${env}", expected a whole number ≥ 1 (the wasm backend's threads)`, 'usage');
+  return n;
+}
+
 /**
- * Creates the WebAssembly Backend: kernels over one shared memory, run on options.threads threads (default min(2,
- * available cores)).
+ * Creates the WebAssembly Backend: kernels over one shared memory, run on options.threads threads (default:
+ * DECOMCAM_THREADS where set, else min(2, available cores)).
  */
 export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
-  const threads = options.threads ?? Math.min(2, cpuCount());
+  const threads = options.threads ?? defaultThreads();
   if (!Number.isInteger(threads) || threads < 1) fail(`wasm backend: threads is ${threads}, expected an integer ≥ 1`, 'usage');
   const fmaOption = options.fma ?? 'auto';
   if (fmaOption !== true && fmaOption !== false && fmaOption !== 'auto') {

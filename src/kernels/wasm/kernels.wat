@@ -624,7 +624,7 @@
   ;; im2col into the panels "linear_modes" reads (the forward's col): panel g of 8 positions q = 8g…8g+7 holds, for
   ;; each k in turn, their 8 values: dst[g][k][l] = col(k, 8g + l) (0 for q ≥ Ho·Wo). Panels g in [lo, hi), each
   ;; written front to back. 8 positions in one output row at stride 1 or 2: 16-byte loads (masked at the padding);
-  ;; else lane by lane.
+  ;; else (panels across rows, other strides) a gather of 8 lanes by computed addresses.
   (func (export "im2col_panels")
     (param $dst i32) (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
     (param $s i32) (param $p i32) (param $lo i32) (param $hi i32)
@@ -632,6 +632,8 @@
     (local $ox0 i32) (local $d i32) (local $c i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $ix i32)
     (local $row i32) (local $inrow i32) (local $inpanel i32) (local $l i32) (local $oyl i32) (local $oxl i32) (local $v f32)
     (local $a i32) (local $v0 v128) (local $v1 v128) (local $cols v128) (local $cols1 v128)
+    (local $oyv v128) (local $oyv1 v128) (local $oxv v128) (local $oxv1 v128) (local $iyv v128) (local $iyv1 v128)
+    (local $m0 v128) (local $m1 v128)
     (local.set $Ho (i32.add (i32.div_s (i32.sub (i32.add (local.get $H) (i32.shl (local.get $p) (i32.const 1))) (local.get $kh)) (local.get $s)) (i32.const 1)))
     (local.set $Wo (i32.add (i32.div_s (i32.sub (i32.add (local.get $W) (i32.shl (local.get $p) (i32.const 1))) (local.get $kw)) (local.get $s)) (i32.const 1)))
     (local.set $P (i32.mul (local.get $Ho) (local.get $Wo)))
@@ -646,6 +648,27 @@
       (local.set $inpanel (i32.and (i32.le_u (i32.sub (local.get $s) (i32.const 1)) (i32.const 1))
                                    (i32.le_s (i32.add (local.get $ox0) (i32.const 8)) (local.get $Wo))))
       (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $g) (i32.shl (local.get $Kc) (i32.const 5)))))
+      ;; for the gather: each lane's oy_l·s − p and ox_l·s − p (positions past the end get a row far outside)
+      (local.set $oyl (local.get $oy))
+      (local.set $oxl (local.get $ox0))
+      (local.set $l (i32.const 0))
+      (loop $lanes
+        (local.set $iy (select (i32.sub (i32.mul (local.get $oyl) (local.get $s)) (local.get $p)) (i32.const -1073741824)
+          (i32.lt_s (i32.add (local.get $q0) (local.get $l)) (local.get $P))))
+        (local.set $ix (i32.sub (i32.mul (local.get $oxl) (local.get $s)) (local.get $p)))
+        (if (i32.lt_u (local.get $l) (i32.const 4))
+          (then
+            (local.set $oyv (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 (local.get $oyv) (i32x4.splat (local.get $iy))))
+            (local.set $oxv (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 (local.get $oxv) (i32x4.splat (local.get $ix)))))
+          (else
+            (local.set $oyv1 (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 (local.get $oyv1) (i32x4.splat (local.get $iy))))
+            (local.set $oxv1 (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 (local.get $oxv1) (i32x4.splat (local.get $ix))))))
+        (local.set $oxl (i32.add (local.get $oxl) (i32.const 1)))
+        (if (i32.eq (local.get $oxl) (local.get $Wo)) (then
+          (local.set $oxl (i32.const 0))
+          (local.set $oyl (i32.add (local.get $oyl) (i32.const 1)))))
+        (local.set $l (i32.add (local.get $l) (i32.const 1)))
+        (br_if $lanes (i32.lt_s (local.get $l) (i32.const 8))))
       (local.set $c (i32.const 0))
       (block $cdone (loop $cs
         (br_if $cdone (i32.ge_s (local.get $c) (local.get $C)))
@@ -694,26 +717,35 @@
                 (v128.store (local.get $d) (v128.const i64x2 0 0))
                 (v128.store offset=16 (local.get $d) (v128.const i64x2 0 0)))
               (else
-                ;; lane by lane, the position (oyl, oxl) moving on along the rows
-                (local.set $oyl (local.get $oy))
-                (local.set $oxl (local.get $ox0))
-                (local.set $l (i32.const 0))
-                (loop $lanes
-                  (local.set $v (f32.const 0))
-                  (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oyl) (local.get $s)) (local.get $p)) (local.get $ky)))
-                  (local.set $ix (i32.add (i32.sub (i32.mul (local.get $oxl) (local.get $s)) (local.get $p)) (local.get $kx)))
-                  (if (i32.and (i32.lt_s (i32.add (local.get $q0) (local.get $l)) (local.get $P))
-                               (i32.and (i32.lt_u (local.get $iy) (local.get $H)) (i32.lt_u (local.get $ix) (local.get $W))))
-                    (then (local.set $v (f32.load (i32.add (local.get $x) (i32.shl
-                      (i32.add (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (local.get $iy)) (local.get $W)) (local.get $ix))
-                      (i32.const 2)))))))
-                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $l) (i32.const 2))) (local.get $v))
-                  (local.set $oxl (i32.add (local.get $oxl) (i32.const 1)))
-                  (if (i32.eq (local.get $oxl) (local.get $Wo)) (then
-                    (local.set $oxl (i32.const 0))
-                    (local.set $oyl (i32.add (local.get $oyl) (i32.const 1)))))
-                  (local.set $l (i32.add (local.get $l) (i32.const 1)))
-                  (br_if $lanes (i32.lt_s (local.get $l) (i32.const 8))))))))))
+                ;; a gather: lane l reads x[c, iy_l, ix_l] with iy_l = oy_l·s − p + ky, ix_l = ox_l·s − p + kx (the
+                ;; panel's rows and columns precomputed below), or 0 where (iy_l, ix_l) lies in the padding or the
+                ;; position is past the end (its row set far outside)
+                (local.set $iyv (i32x4.add (local.get $oyv) (i32x4.splat (local.get $ky))))
+                (local.set $iyv1 (i32x4.add (local.get $oyv1) (i32x4.splat (local.get $ky))))
+                (local.set $cols (i32x4.add (local.get $oxv) (i32x4.splat (local.get $kx))))
+                (local.set $cols1 (i32x4.add (local.get $oxv1) (i32x4.splat (local.get $kx))))
+                (local.set $m0 (v128.and (i32x4.lt_u (local.get $iyv) (i32x4.splat (local.get $H))) (i32x4.lt_u (local.get $cols) (i32x4.splat (local.get $W)))))
+                (local.set $m1 (v128.and (i32x4.lt_u (local.get $iyv1) (i32x4.splat (local.get $H))) (i32x4.lt_u (local.get $cols1) (i32x4.splat (local.get $W)))))
+                ;; byte addresses, the plane's start where the lane is masked (any valid address)
+                (local.set $a (i32.add (local.get $x) (i32.shl (i32.mul (local.get $c) (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
+                (local.set $v0 (v128.bitselect
+                  (i32x4.add (i32x4.splat (local.get $a)) (i32x4.shl (i32x4.add (i32x4.mul (local.get $iyv) (i32x4.splat (local.get $W))) (local.get $cols)) (i32.const 2)))
+                  (i32x4.splat (local.get $a)) (local.get $m0)))
+                (local.set $v1 (v128.bitselect
+                  (i32x4.add (i32x4.splat (local.get $a)) (i32x4.shl (i32x4.add (i32x4.mul (local.get $iyv1) (i32x4.splat (local.get $W))) (local.get $cols1)) (i32.const 2)))
+                  (i32x4.splat (local.get $a)) (local.get $m1)))
+                (v128.store (local.get $d) (v128.and (local.get $m0)
+                  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat
+                    (f32.load (i32x4.extract_lane 0 (local.get $v0))))
+                    (f32.load (i32x4.extract_lane 1 (local.get $v0))))
+                    (f32.load (i32x4.extract_lane 2 (local.get $v0))))
+                    (f32.load (i32x4.extract_lane 3 (local.get $v0))))))
+                (v128.store offset=16 (local.get $d) (v128.and (local.get $m1)
+                  (f32x4.replace_lane 3 (f32x4.replace_lane 2 (f32x4.replace_lane 1 (f32x4.splat
+                    (f32.load (i32x4.extract_lane 0 (local.get $v1))))
+                    (f32.load (i32x4.extract_lane 1 (local.get $v1))))
+                    (f32.load (i32x4.extract_lane 2 (local.get $v1))))
+                    (f32.load (i32x4.extract_lane 3 (local.get $v1))))))))))))
             (local.set $d (i32.add (local.get $d) (i32.const 32)))
             (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
             (br $kxs)))
