@@ -1212,10 +1212,13 @@
   (func (export "avgpool")
     (param $y i32) (param $x i32) (param $H i32) (param $W i32) (param $k i32) (param $lo i32) (param $hi i32)
     (local $p i32) (local $Ho i32) (local $Wo i32) (local $oy i32) (local $ox i32) (local $ky i32) (local $kx i32)
-    (local $row i32) (local $out i32) (local $s f64) (local $inv f64)
+    (local $row i32) (local $out i32) (local $s f64) (local $inv f64) (local $Wb i32) (local $inv2 v128)
+    (local $a0 v128) (local $a1 v128) (local $c0 v128) (local $c1 v128) (local $ev v128) (local $od v128)
+    (local $ce v128) (local $co v128) (local $lo2 v128) (local $hi2 v128)
     (local.set $Ho (i32.div_u (local.get $H) (local.get $k)))
     (local.set $Wo (i32.div_u (local.get $W) (local.get $k)))
     (local.set $inv (f64.div (f64.const 1) (f64.convert_i32_u (i32.mul (local.get $k) (local.get $k)))))
+    (local.set $inv2 (f64x2.splat (local.get $inv)))
     (local.set $out (i32.add (local.get $y) (i32.shl (i32.mul (local.get $lo) (i32.mul (local.get $Ho) (local.get $Wo))) (i32.const 2))))
     (local.set $p (local.get $lo))
     (block $done (loop $planes
@@ -1224,6 +1227,38 @@
       (block $dy (loop $ly
         (br_if $dy (i32.ge_s (local.get $oy) (local.get $Ho)))
         (local.set $ox (i32.const 0))
+        (if (i32.eq (local.get $k) (i32.const 2)) (then
+          ;; k = 2, four outputs at a time: a, b the even and odd values of rows 2oy, c, d of 2oy + 1, and
+          ;; (((0 + a) + b) + c) + d in float64 (the loop's order below; 0 + a turns −0 into +0), times 1/4, rounded once
+          (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $p) (local.get $H))
+            (i32.shl (local.get $oy) (i32.const 1))) (local.get $W)) (i32.const 2))))
+          (local.set $Wb (i32.shl (local.get $W) (i32.const 2)))
+          (block $d4 (loop $l4
+            (br_if $d4 (i32.gt_s (i32.add (local.get $ox) (i32.const 4)) (local.get $Wo)))
+            (local.set $a0 (v128.load (local.get $row)))
+            (local.set $a1 (v128.load offset=16 (local.get $row)))
+            (local.set $c0 (v128.load (i32.add (local.get $row) (local.get $Wb))))
+            (local.set $c1 (v128.load offset=16 (i32.add (local.get $row) (local.get $Wb))))
+            (local.set $ev (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a0) (local.get $a1)))
+            (local.set $od (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a0) (local.get $a1)))
+            (local.set $ce (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $c0) (local.get $c1)))
+            (local.set $co (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $c0) (local.get $c1)))
+            (local.set $lo2 (f64x2.mul (f64x2.add (f64x2.add (f64x2.add
+              (f64x2.add (v128.const f64x2 0 0) (f64x2.promote_low_f32x4 (local.get $ev))) (f64x2.promote_low_f32x4 (local.get $od)))
+              (f64x2.promote_low_f32x4 (local.get $ce))) (f64x2.promote_low_f32x4 (local.get $co))) (local.get $inv2)))
+            (local.set $ev (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ev) (local.get $ev)))
+            (local.set $od (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $od) (local.get $od)))
+            (local.set $ce (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $ce) (local.get $ce)))
+            (local.set $co (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $co) (local.get $co)))
+            (local.set $hi2 (f64x2.mul (f64x2.add (f64x2.add (f64x2.add
+              (f64x2.add (v128.const f64x2 0 0) (f64x2.promote_low_f32x4 (local.get $ev))) (f64x2.promote_low_f32x4 (local.get $od)))
+              (f64x2.promote_low_f32x4 (local.get $ce))) (f64x2.promote_low_f32x4 (local.get $co))) (local.get $inv2)))
+            (v128.store (local.get $out) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+              (f32x4.demote_f64x2_zero (local.get $lo2)) (f32x4.demote_f64x2_zero (local.get $hi2))))
+            (local.set $out (i32.add (local.get $out) (i32.const 16)))
+            (local.set $row (i32.add (local.get $row) (i32.const 32)))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 4)))
+            (br $l4)))))
         (block $dx (loop $lx
           (br_if $dx (i32.ge_s (local.get $ox) (local.get $Wo)))
           (local.set $s (f64.const 0))
