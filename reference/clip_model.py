@@ -215,20 +215,9 @@ class TextTransformer(nn.Module):
         return rec(acts, 'text.pooled', x[torch.arange(ids.shape[0]), first])  # (Bt,D)
 
 
-class CLIP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
-        vc, tc, E = config['vision_config'], config['text_config'], config['projection_dim']
-        self.vision_model = VisionTransformer(vc)
-        self.text_model = TextTransformer(tc)
-        self.visual_projection = nn.Linear(vc['hidden_size'], E, bias=False)
-        self.text_projection = nn.Linear(tc['hidden_size'], E, bias=False)
-        self.logit_scale = nn.Parameter(torch.tensor(float(config['logit_scale_init_value'])))
-
-    def vision_forward(self, pixels, acts=None):
-        """pixels (B,3,S,S) -> image embeddings (B,E), unnormalised; intermediates go into `acts`."""
-        return rec(acts, 'vision.embeds', self.visual_projection(self.vision_model(pixels, acts)))
+class ClipScoring(nn.Module):
+    """What the ViT and the ResNet CLIP share: encode_image, encode_text and the logits. A subclass defines
+    vision_forward(pixels, acts) and has text_model, text_projection and logit_scale."""
 
     def encode_image(self, pixels):
         return self.vision_forward(pixels)
@@ -242,6 +231,22 @@ class CLIP(nn.Module):
         v = F.normalize(self.encode_image(pixels), dim=-1)
         t = F.normalize(self.encode_text(ids), dim=-1)
         return self.logit_scale.exp() * v @ t.T
+
+
+class CLIP(ClipScoring):
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+        vc, tc, E = config['vision_config'], config['text_config'], config['projection_dim']
+        self.vision_model = VisionTransformer(vc)
+        self.text_model = TextTransformer(tc)
+        self.visual_projection = nn.Linear(vc['hidden_size'], E, bias=False)
+        self.text_projection = nn.Linear(tc['hidden_size'], E, bias=False)
+        self.logit_scale = nn.Parameter(torch.tensor(float(config['logit_scale_init_value'])))
+
+    def vision_forward(self, pixels, acts=None):
+        """pixels (B,3,S,S) -> image embeddings (B,E), unnormalised; intermediates go into `acts`."""
+        return rec(acts, 'vision.embeds', self.visual_projection(self.vision_model(pixels, acts)))
 
 
 def vision_grads(model, pixels, score_fn, layers):

@@ -150,7 +150,7 @@ def rn_config(layers, width, image_size, E, text, logit_scale_init_value=2.6592)
     }
 
 
-class CLIPRN(nn.Module):
+class CLIPRN(clip_model.ClipScoring):
     """visual (ModifiedResNet, OpenAI names) + clip_model's text transformer and projections; the same methods as
     clip_model.CLIP (encode_image, encode_text, vision_forward, forward)."""
 
@@ -166,17 +166,6 @@ class CLIPRN(nn.Module):
     def vision_forward(self, pixels, acts=None):
         """pixels (B,3,S,S) -> image embeddings (B,E), unnormalised; intermediates go into `acts`."""
         return rec(acts, 'vision.embeds', self.visual(pixels, acts))
-
-    def encode_image(self, pixels):
-        return self.vision_forward(pixels)
-
-    def encode_text(self, ids, acts=None):
-        return rec(acts, 'text.embeds', self.text_projection(self.text_model(ids.long(), acts)))
-
-    def forward(self, pixels, ids):
-        v = F.normalize(self.encode_image(pixels), dim=-1)
-        t = F.normalize(self.encode_text(ids), dim=-1)
-        return self.logit_scale.exp() * v @ t.T
 
 
 def init_weights(model):

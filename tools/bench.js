@@ -36,7 +36,7 @@ import { parseHfConfig } from '../dist/clip/config.js';
 import { LOAD_FILES, loadTable, measureLoad } from './bench_load.js';
 // fmaPeak: the one-core wasm SIMD multiply-add ceiling (10 chains of f32x4, assembled with wabt, a devDependency;
 // a string saying why where it could not be measured), shared with the conv part
-import { benchConv, fmaPeak } from './bench_conv.js';
+import { benchConv, fmaPeak, measure as measureMedian } from './bench_conv.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -69,20 +69,8 @@ function machine() {
 
 const median = (xs) => { const s = xs.slice().sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
-// Runs fn reps times after a warm-up: median wall ms, median CPU ms.
-function measure(fn, n = reps) {
-  fn();
-  const wall = [], cpu = [];
-  for (let r = 0; r < n; r++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    fn();
-    wall.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
-  }
-  return { wall: median(wall), cpu: median(cpu) };
-}
+// Runs fn reps times after a warm-up: median wall ms, median CPU ms (bench_conv.js's measure).
+const measure = (fn, n = reps) => measureMedian(fn, n);
 
 const seeded = (name, n) => seededUniform(1, name, n, 1, 0, 'float32');
 

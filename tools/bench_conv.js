@@ -69,8 +69,8 @@ export const flopOf = ([, C, H, O, k, s, p], images = 1) => {
   return 2 * images * O * Ho * Ho * C * k * k;
 };
 
-// Median wall ms and CPU ms of fn over n runs after a warm-up.
-function measure(fn, n) {
+// Median wall ms and CPU ms of fn over n runs after a warm-up (tools/bench.js uses it too).
+export function measure(fn, n) {
   fn();
   const wall = [], cpu = [];
   for (let r = 0; r < n; r++) {
