@@ -186,7 +186,8 @@ export interface InflateOptions {
   partial?: boolean;
 }
 
-function adler32(data: Uint8Array): number {
+/** Adler-32 of data, as a zlib stream's trailer holds it. */
+export function adler32(data: Uint8Array): number {
   let a = 1, b = 0;
   for (let i = 0; i < data.length;) {
     const end = Math.min(data.length, i + 5552);

@@ -2,6 +2,8 @@
 // encodePng), for the browser bundle: 8-bit grey or RGB, not interlaced, every row unfiltered, the zlib stream
 // made of stored (uncompressed) deflate blocks. The pixels are pngjs's; the file is larger (no compression).
 
+import { adler32 } from '../inflate.js';
+
 function crcTable(): Uint32Array {
   const t = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -17,16 +19,6 @@ function crc32(bytes: Uint8Array): number {
   let c = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) c = CRC[(c ^ bytes[i]) & 255] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
-}
-
-function adler32(data: Uint8Array): number {
-  let a = 1, b = 0;
-  for (let i = 0; i < data.length;) {
-    const end = Math.min(data.length, i + 5552);
-    for (; i < end; i++) { a += data[i]; b += a; }
-    a %= 65521; b %= 65521;
-  }
-  return ((b << 16) | a) >>> 0;
 }
 
 // A zlib stream of stored blocks holding `raw`.
