@@ -130,6 +130,13 @@ test('eval.js: shards with the model and dataset at other paths merge into the o
     const r1 = m1.code === 0 ? JSON.parse(m1.out) : {};
     t.ok(m1.code === 0 && r1.model === modelDir && same({ ...r1, model: single.model, dataset: single.dataset }, single),
       `format-1 records merge as before (the model by path, ${r1.model}), to the same table`);
+    const v1Bytes = readFileSync(join(tmp, 'v1', 'records-0-of-2.jsonl'), 'utf8');
+    const v1Resume = run([...BASE, '--shard', '0/2', '--out', join(tmp, 'v1')]);
+    t.ok(v1Resume.code === 0 && /holds 1 finished images \(2 pairs\)/.test(v1Resume.err) && readFileSync(join(tmp, 'v1', 'records-0-of-2.jsonl'), 'utf8') === v1Bytes,
+      'a format-1 file resumes with the model and scenes at its paths, and stays as it was');
+    const v1Other = run([...BASE, '--shard', '0/2', '--model', copyModel(join(tmp, 'v1-model')), '--out', join(tmp, 'v1')]);
+    t.ok(v1Other.code === 2 && /model is ".*tiny-clip" there, ".*v1-model" here\) \(a decomcam-eval-records\/1 file of an older tools\/eval\.js names them by path/.test(lastLine(v1Other.err)),
+      `… but not with a model at another path: ${lastLine(v1Other.err)}`);
     rmSync(join(tmp, 'v1', 'records-1-of-2.jsonl'));
     const mixed = run(['merge', join(tmp, 'v1'), join(tmp, 'bad')]);
     t.ok(mixed.code === 2 && /the format is "?decomcam-eval-records\/2.* in .*bad.*records-1-of-2\.jsonl, decomcam-eval-records\/1 \(model and dataset named by path: an older tools\/eval\.js\) in .*; rerun the decomcam-eval-records\/1 shard/.test(lastLine(mixed.err)),

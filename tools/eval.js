@@ -132,7 +132,9 @@ async function run(argv) {
         const d = runDifference(parsed.header, header);
         const differ = d ? `${d.key} is ${d.a} there, ${d.b} here`
           : parsed.header.pairs !== header.pairs || parsed.header.images !== header.images ? 'the dataset has other pairs' : '';
-        if (differ) throw new UsageError(`${file} holds records of another run (${differ}); give another --out, or delete the file to start over`);
+        const old = parsed.header.format === RECORDS_FORMAT_V1 && (d?.key === 'model' || d?.key === 'dataset')
+          ? ` (a ${RECORDS_FORMAT_V1} file of an older tools/eval.js names them by path: give that path to resume it)` : '';
+        if (differ) throw new UsageError(`${file} holds records of another run (${differ})${old}; give another --out, or delete the file to start over`);
       }
     }
 
@@ -196,7 +198,7 @@ const MERGE_HINT = {
 function merge(argv) {
   const dirs = [];
   while (argv.length && !argv[0].startsWith('--')) dirs.push(argv.shift());
-  const spec = { ...STATS_SPEC, partial: { type: 'bool', help: 'also take unfinished or missing shards (their finished images), saying so: to look at a running job' } };
+  const spec = { ...STATS_SPEC, partial: { type: 'bool', help: 'also take unfinished, missing or locked (running) shards (their finished images), saying so: to look at a running job' } };
   const opts = parseArgs(argv, spec);
   if (opts.help) { console.log(helpText('usage: node tools/eval.js merge DIR… [options]', spec)); return; }
   if (dirs.length === 0) throw new UsageError('merge needs the folders that hold the records (the --out of each shard)');
