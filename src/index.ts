@@ -90,6 +90,7 @@ export {
   RECORDS_FORMAT, blockText, headerText, parseRecords, settingsDiffer,
   type EvalSettings, type HeaderRecord, type EvalRecord, type PairRecord, type ZeroShotRecord, type ParsedRecords,
 } from './eval/records.js';
+export { RECORDS_FORMAT_V1, runDifference, type RecordsOrigin } from './eval/records.js';
 export {
   summarize, METRICS, ALPHA, BOOTSTRAP_DEFAULTS, REFERENCE_METHOD,
   type SummaryMeta, type EvalGroup, type EvalStatistics, type PairedComparison, type MetricKey,

@@ -88,7 +88,7 @@ test('records: blocks, a torn last line, an unfinished block, corrupt files', (t
   throwsDecomcam(t, () => parseRecords(enc(whole.replace('"image":"a","object"', '"image":"a""object"')), 'f'), /f line 5 is not a JSON record/, 'a broken line before the last');
   throwsDecomcam(t, () => parseRecords(enc(whole.replace('"lines":2', '"lines":3')), 'f'), /f line 4 ends a zeroShot block of 3 lines, but the block has 2;/, 'an end line with a wrong count');
   throwsDecomcam(t, () => parseRecords(enc(whole.replace('"energyPG":0.25', '"energyPG":null')), 'f'), /energyPG is null, not a finite number/, 'a null metric');
-  throwsDecomcam(t, () => parseRecords(enc('{"kind":"header","format":"other"}\n'), 'f'), /line 1 is not a decomcam-eval-records\/1 header/, 'another format');
+  throwsDecomcam(t, () => parseRecords(enc('{"kind":"header","format":"other"}\n'), 'f'), /line 1 is not a decomcam-eval-records\/2 header \(nor a decomcam-eval-records\/1 one\)/, 'another format');
   const meta = { dataset: 'd', preset: 'paper', layer: 'l', methods: SETTINGS.methods, groups: null, steps: 2, tolerance: 15 };
   throwsDecomcam(t, () => summarize([...zs, ...a, ...a, ...b], meta), /image "a" object "o" has method "decomcam" twice \(counted twice/, 'a pair counted twice');
   throwsDecomcam(t, () => summarize([...zs, a[0], ...b], meta), /image "a" object "o" has no record of method "gradcam"/, 'a method missing');

@@ -11,15 +11,21 @@
 // prompts), average drop / increase in confidence (same probability). Statistics: src/eval/summary.ts.
 // Records: --out DIR keeps one JSON Lines file per shard (src/eval/records.ts); each image's records are one
 // write followed by fsync, so a killed run loses at most the image it was on, and rerunning the same command
-// resumes after the last complete image (a torn last line is cut and redone).
+// resumes after the last complete image (a torn last line is cut and redone). The header names the model and
+// dataset by content (tools/lib/identity.js), so shards from machines with other mount paths merge; a shard's
+// file is locked while a process writes it (tools/lib/lock.js), so a second process on it stops at once.
 // Progress on stderr; the table on stdout (or its JSON with --json).
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runMain, parseArgs, helpText, packageVersion, UsageError, repoRoot } from './lib/cli.js';
 import { chooseBackend, backendNames } from './lib/backend.js';
+import { datasetIdentity, modelIdentity } from './lib/identity.js';
+import { acquireLock, describeHolder, lockPath, readLock } from './lib/lock.js';
 import {
   evaluateRecords, camMethods, presets, loadClip, loadScenes, loadVoc, loadCoco, DEFAULT_LAYER, parseShard, planPairs, WHOLE,
-  RECORDS_FORMAT, blockText, headerText, parseRecords, settingsDiffer, summarize, METRICS, BOOTSTRAP_DEFAULTS, REFERENCE_METHOD,
+  RECORDS_FORMAT, blockText, headerText, parseRecords, summarize, METRICS, BOOTSTRAP_DEFAULTS, REFERENCE_METHOD,
+  RECORDS_FORMAT_V1, runDifference, DecomcamError,
 } from 'decomcam';
 
 const DEFAULT_MODEL = join(repoRoot, 'weights', 'tiny-clip');
@@ -54,7 +60,8 @@ const SPEC = {
 
 const log = (msg) => process.stderr.write(`${msg}\n`);
 const recordsName = (shard) => `records-${shard.index}-of-${shard.count}.jsonl`;
-const RECORDS_FILE = /^records-(\d+)-of-(\d+)\.jsonl$/;
+const RECORDS_FILE = /^records-(\d+)-of-(\d+)\.jsonl$/; // (their .lock files do not match)
+const LOCK_FILE = /^records-(\d+)-of-(\d+)\.jsonl\.lock$/;
 
 // The JSON of a result: the settings, then the summary (the same for a run and for the merge of its shards).
 function resultOf(settings, records, opts) {
@@ -89,28 +96,52 @@ async function run(argv) {
   const shard = opts.shard !== undefined ? parseShard(opts.shard) : WHOLE;
 
   const dataset = opts.voc ? loadVoc(opts.voc) : opts.coco ? loadCoco(opts.coco) : loadScenes(opts.scenes ?? DEFAULT_SCENES);
+  // the model and dataset by content: another machine's shard merges with this one wherever its files are mounted
+  const t0 = Date.now();
+  const modelId = modelIdentity(opts.model);
+  log(`model ${opts.model}: ${modelId.id} (${modelId.files} files, ${(modelId.bytes / 2 ** 20).toFixed(1)} MB hashed in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   const settings = {
-    decomcam: packageVersion(), model: resolve(opts.model), dataset: dataset.name, groups: dataset.groups ?? null,
+    decomcam: packageVersion(), model: modelId.id, dataset: datasetIdentity(dataset), groups: dataset.groups ?? null,
     dtype: opts.dtype, preset: opts.preset, layer: opts.layer ?? DEFAULT_LAYER, methods, limit: opts.limit ?? null,
     steps: opts.steps, tolerance: opts.tolerance,
   };
   const plan = planPairs(dataset, opts.limit, shard);
-  const header = { kind: 'header', format: RECORDS_FORMAT, settings, shard, images: plan.images.length, pairs: plan.pairs.length };
+  let header = { kind: 'header', format: RECORDS_FORMAT, settings, shard, images: plan.images.length, pairs: plan.pairs.length,
+    origin: { host: hostname(), model: resolve(opts.model), dataset: dataset.name } };
 
-  // the records file: resume from it, or start it
-  let earlier = [];
-  let done;
-  let fd = null;
-  if (opts.out) {
-    const dir = resolve(opts.out);
-    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out ${opts.out} is a file; it names a folder for the records`);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, recordsName(shard));
-    if (existsSync(file)) {
-      const parsed = parseRecords(readFileSync(file), file);
-      const differ = settingsDiffer(parsed.header.settings, settings)
-        || (parsed.header.pairs !== header.pairs || parsed.header.images !== header.images ? 'the dataset has other pairs' : '');
-      if (differ) throw new UsageError(`${file} holds records of another run (${differ}); give another --out, or delete the file to start over`);
+  // the records file, locked while this process writes it: resume from it, or start it
+  let lock = null;
+  try {
+    let earlier = [];
+    let done;
+    let file = null;
+    let parsed = null;
+    if (opts.out) {
+      const dir = resolve(opts.out);
+      if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`--out ${opts.out} is a file; it names a folder for the records`);
+      mkdirSync(dir, { recursive: true });
+      file = join(dir, recordsName(shard));
+      lock = acquireLock(file, { what: `shard ${shard.index}/${shard.count} (${file})`, log });
+      if (existsSync(file)) {
+        parsed = parseRecords(readFileSync(file), file);
+        // a format-1 file (an older tools/eval.js) goes on as it began: model and dataset by path
+        if (parsed.header.format === RECORDS_FORMAT_V1) {
+          header = { ...header, format: RECORDS_FORMAT_V1, settings: { ...settings, model: resolve(opts.model), dataset: dataset.name } };
+          delete header.origin;
+        }
+        const d = runDifference(parsed.header, header);
+        const differ = d ? `${d.key} is ${d.a} there, ${d.b} here`
+          : parsed.header.pairs !== header.pairs || parsed.header.images !== header.images ? 'the dataset has other pairs' : '';
+        const old = parsed.header.format === RECORDS_FORMAT_V1 && (d?.key === 'model' || d?.key === 'dataset')
+          ? ` (a ${RECORDS_FORMAT_V1} file of an older tools/eval.js names them by path: give that path to resume it)` : '';
+        if (differ) throw new UsageError(`${file} holds records of another run (${differ})${old}; give another --out, or delete the file to start over`);
+      }
+    }
+
+    const backend = await chooseBackend(opts.backend, log);
+    const model = loadClip(opts.model, { dtype: opts.dtype, backend });
+    let fd = null;
+    if (parsed) {
       const size = statSync(file).size;
       if (parsed.keepBytes < size) {
         truncateSync(file, parsed.keepBytes);
@@ -121,53 +152,82 @@ async function run(argv) {
       done = { zeroShot: parsed.zeroShotDone, images: parsed.imagesDone };
       log(`resume: ${file} holds ${parsed.imagesDone.size} finished images (${earlier.filter((r) => r.kind === 'pair').length / methods.length} pairs)`);
       fd = openSync(file, 'a');
-    } else {
+    } else if (file) {
       fd = openSync(file, 'wx');
       appendDurably(fd, headerText(header));
-      const dfd = openSync(dir, 'r'); // the new file's name is durable too
+      const dfd = openSync(resolve(opts.out), 'r'); // the new file's name is durable too
       fsyncSync(dfd);
       closeSync(dfd);
     }
-  }
 
-  const backend = await chooseBackend(opts.backend, log);
-  const model = loadClip(opts.model, { dtype: opts.dtype, backend });
-  log(`${dataset.name}: ${dataset.images.length} images, ${dataset.prompts.length} prompts; shard ${shard.index}/${shard.count}: ` +
-    `${plan.pairs.length} pairs of ${plan.images.length} images; model ${opts.model}; methods ${methods.join(', ')}`);
-  const t0 = Date.now();
-  const fresh = await evaluateRecords(model, dataset, {
-    methods, preset: opts.preset, layer: opts.layer, limit: opts.limit, shard, done, steps: opts.steps, tolerance: opts.tolerance,
-    onPair: (k, n, im, o) => log(`[${k}/${n}] ${im.id} "${o.prompt}" (${((Date.now() - t0) / 1000).toFixed(0)} s)`),
-    onBlock: (block, records, im) => { if (fd !== null) appendDurably(fd, blockText(block, records, im?.id)); },
-  });
-  if (fd !== null) closeSync(fd);
-  const result = resultOf(settings, [...earlier, ...fresh], opts);
-  if (shard.count > 1) result.shard = `${shard.index}/${shard.count}`;
-  print(result, opts);
+    log(`${dataset.name}: ${dataset.images.length} images, ${dataset.prompts.length} prompts; shard ${shard.index}/${shard.count}: ` +
+      `${plan.pairs.length} pairs of ${plan.images.length} images; model ${opts.model}; methods ${methods.join(', ')}`);
+    const t1 = Date.now();
+    let fresh;
+    try {
+      fresh = await evaluateRecords(model, dataset, {
+        methods, preset: opts.preset, layer: opts.layer, limit: opts.limit, shard, done, steps: opts.steps, tolerance: opts.tolerance,
+        onPair: (k, n, im, o) => log(`[${k}/${n}] ${im.id} "${o.prompt}" (${((Date.now() - t1) / 1000).toFixed(0)} s)`),
+        onBlock: (block, records, im) => {
+          if (fd === null) return;
+          appendDurably(fd, blockText(block, records, im?.id));
+          lock.touch();
+        },
+      });
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
+    const result = resultOf(header.settings, [...earlier, ...fresh], opts);
+    if (shard.count > 1) result.shard = `${shard.index}/${shard.count}`;
+    print(result, opts);
+  } finally {
+    lock?.release();
+  }
 }
 
-// `merge DIR…`: every records file in the folders, checked to be the complete shards 0 … n-1 of one run.
+// What to do when two shards' runs differ in `key`, for merge's message.
+const MERGE_HINT = {
+  format: `rerun the ${RECORDS_FORMAT_V1} shard with this tools/eval.js (delete its file first) to merge them, or merge the ` +
+    'old files with the tools/eval.js that wrote them',
+  model: 'their model files (weights, config or tokenizer) differ, so their numbers do not combine; rerun one with the other\'s model',
+  dataset: 'their annotations (images, objects, boxes, prompts) differ; rerun one on the other\'s dataset',
+};
+
+// `merge DIR…`: every records file in the folders, checked to be the complete shards 0 … n-1 of one run (a
+// shard whose lock is still there is running, or was killed: taken only with --partial).
 function merge(argv) {
   const dirs = [];
   while (argv.length && !argv[0].startsWith('--')) dirs.push(argv.shift());
-  const spec = { ...STATS_SPEC, partial: { type: 'bool', help: 'also take unfinished or missing shards (their finished images), saying so: to look at a running job' } };
+  const spec = { ...STATS_SPEC, partial: { type: 'bool', help: 'also take unfinished, missing or locked (running) shards (their finished images), saying so: to look at a running job' } };
   const opts = parseArgs(argv, spec);
   if (opts.help) { console.log(helpText('usage: node tools/eval.js merge DIR… [options]', spec)); return; }
   if (dirs.length === 0) throw new UsageError('merge needs the folders that hold the records (the --out of each shard)');
   const files = [];
+  const lockOnly = new Map(); // shard "i/n" → a lock file whose records file is not there (started, nothing written)
   for (const d of dirs) {
     if (!existsSync(d) || !statSync(d).isDirectory()) throw new UsageError(`merge: ${d} is not a folder of records`);
-    for (const f of readdirSync(d).sort()) if (RECORDS_FILE.test(f)) files.push(join(d, f));
+    const names = readdirSync(d).sort();
+    for (const f of names) if (RECORDS_FILE.test(f)) files.push(join(d, f));
+    for (const f of names) {
+      const m = LOCK_FILE.exec(f);
+      if (m && !names.includes(f.slice(0, -'.lock'.length))) lockOnly.set(`${m[1]}/${m[2]}`, join(d, f));
+    }
   }
-  if (files.length === 0) throw new UsageError(`merge: no records-<i>-of-<n>.jsonl files in ${dirs.join(', ')}`);
+  if (files.length === 0) {
+    throw new UsageError(`merge: no records-<i>-of-<n>.jsonl files in ${dirs.join(', ')}` +
+      `${lockOnly.size ? ` (only the locks of shards ${[...lockOnly.keys()].join(', ')}: started, nothing recorded yet)` : ''}`);
+  }
   const parsed = files.map((f) => [f, parseRecords(readFileSync(f), f)]);
   const [first, p0] = parsed[0];
   const n = p0.header.shard.count;
   const byIndex = new Map();
   const partial = [];
   for (const [f, p] of parsed) {
-    const differ = settingsDiffer(p0.header.settings, p.header.settings);
-    if (differ) throw new UsageError(`merge: ${f} and ${first} are records of different runs (${differ})`);
+    const d = runDifference(p0.header, p.header);
+    if (d) {
+      throw new DecomcamError(`merge: ${f} and ${first} are records of different runs: the ${d.key} is ${d.b} in ${f}, ` +
+        `${d.a} in ${first}${MERGE_HINT[d.key] ? `; ${MERGE_HINT[d.key]}` : ''}`, 'usage');
+    }
     if (p.header.shard.count !== n) throw new UsageError(`merge: ${f} is shard ${p.header.shard.index}/${p.header.shard.count}, ${first} one of ${n}`);
     if (byIndex.has(p.header.shard.index)) {
       throw new UsageError(`merge: shard ${p.header.shard.index}/${n} is both ${byIndex.get(p.header.shard.index)} and ${f}; give each shard once`);
@@ -175,7 +235,17 @@ function merge(argv) {
     byIndex.set(p.header.shard.index, f);
     const pairs = p.records.filter((r) => r.kind === 'pair').length / p.header.settings.methods.length;
     const unfinished = !p.zeroShotDone || pairs !== p.header.pairs || p.keepBytes < statSync(f).size;
-    if (unfinished && opts.partial) {
+    const holder = readLock(lockPath(f));
+    if (holder) {
+      const locked = `is locked by ${describeHolder(lockPath(f), holder)}: it is still running, or was killed`;
+      if (!opts.partial) {
+        throw new UsageError(`merge: ${f} (shard ${p.header.shard.index}/${n}, ${pairs} of ${p.header.pairs} pairs) ${locked}; wait ` +
+          'for it, or rerun its command to finish it (on the same host it takes over the lock of a dead process; from another ' +
+          `host delete ${lockPath(f)} first), or look at it with --partial`);
+      }
+      partial.push(`shard ${p.header.shard.index}/${n} has ${pairs} of ${p.header.pairs} pairs and ${locked}`);
+      log(`merge: warning: ${f} ${locked}; its finished images are taken (--partial)`);
+    } else if (unfinished && opts.partial) {
       partial.push(`shard ${p.header.shard.index}/${n} has ${pairs} of ${p.header.pairs} pairs${p.zeroShotDone ? '' : ' and no zero-shot block'}`);
     } else if (unfinished) {
       throw new UsageError(`merge: ${f} (shard ${p.header.shard.index}/${n}) is unfinished: ${pairs} of ${p.header.pairs} pairs` +
@@ -183,9 +253,14 @@ function merge(argv) {
     }
   }
   const missing = [...Array(n).keys()].filter((i) => !byIndex.has(i));
-  if (missing.length && !opts.partial) throw new UsageError(`merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${n}`).join(', ')} missing from ${dirs.join(', ')}`);
-  for (const i of missing) partial.push(`shard ${i}/${n} is missing`);
-  log(`merge: ${files.length} shard${files.length > 1 ? 's' : ''} of ${p0.header.settings.dataset}`);
+  const started = (i) => (lockOnly.has(`${i}/${n}`) ? ` (started: ${lockOnly.get(`${i}/${n}`)} is there, no records yet)` : '');
+  if (missing.length && !opts.partial) {
+    throw new UsageError(`merge: shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${n}${started(i)}`).join(', ')} missing from ${dirs.join(', ')}`);
+  }
+  for (const i of missing) partial.push(`shard ${i}/${n} is missing${started(i)}`);
+  const origins = [...new Set(parsed.map(([, p]) => (p.header.origin ? `${p.header.origin.model} on ${p.header.origin.host}` : null)).filter(Boolean))];
+  log(`merge: ${files.length} shard${files.length > 1 ? 's' : ''} of ${p0.header.settings.dataset}, model ${p0.header.settings.model}` +
+    `${origins.length ? ` (${origins.join('; ')})` : ''}`);
   const result = resultOf(p0.header.settings, parsed.flatMap(([, p]) => p.records), opts);
   if (partial.length) {
     result.partial = `NOT the whole run: ${partial.join('; ')}`;

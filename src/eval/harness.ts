@@ -182,9 +182,15 @@ export async function evaluateRecords(model: ClipModel, dataset: EvalDataset, op
   const cropOf = (im: EvalImage): Float64Array => Float64Array.from(toTensor(centerCropResize(loadImage(im.file), R), 'float64').data);
   const records: EvalRecord[] = [];
 
-  // zero-shot: the top prompt names an object of the image (every image of the shard, whatever the limit)
+  // zero-shot: the top prompt names an object of the image (every image of the shard, whatever the limit); a
+  // batch at a time (the same batches probabilitiesOf makes, so the same bits), yielding to the event loop between
+  // them so a SIGTERM handler (tools/eval.js releases its lock) runs within a batch, and crops are not all held
   if (!done.zeroShot) {
-    const zeroShotProbs = probabilities(plan.images.map(cropOf));
+    const zeroShotProbs = new Float64Array(plan.images.length * P);
+    for (let b0 = 0; b0 < plan.images.length; b0 += batchSize) {
+      zeroShotProbs.set(probabilities(plan.images.slice(b0, b0 + batchSize).map(cropOf)), b0 * P);
+      await new Promise((r) => setImmediate(r));
+    }
     const block: ZeroShotRecord[] = plan.images.map((im, n) => {
       let top = 0;
       for (let p = 1; p < P; p++) if (zeroShotProbs[n * P + p] > zeroShotProbs[n * P + top]) top = p;

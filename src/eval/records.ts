@@ -4,18 +4,22 @@
 // a killed run leaves at most one torn or unfinished block at the end: parseRecords finds it and tells the caller
 // how many bytes to keep; the block is then redone. Numbers round-trip exactly (JSON.stringify writes the
 // shortest decimal that reads back to the same double), so a table made from records is the table of the run.
+// Format 2 names the model and dataset by their content (tools/lib/identity.js), so shards run where they are
+// mounted at other paths combine; format 1 (older files) named them by path, and is still read.
 
 import { fail } from '../errors.js';
 import type { Shard } from './shard.js';
 
 /** The format name in every header; a new format gets a new name. */
-export const RECORDS_FORMAT = 'decomcam-eval-records/1';
+export const RECORDS_FORMAT = 'decomcam-eval-records/2';
+/** The format before it: the same lines, but the header's model and dataset are paths (still read and merged). */
+export const RECORDS_FORMAT_V1 = 'decomcam-eval-records/1';
 
 /** What fixes the numbers of a run: runs (and shards) combine only when these are equal. */
 export interface EvalSettings {
   decomcam: string;       // the package version
-  model: string;          // the model folder, as resolved
-  dataset: string;        // the dataset's name (its kind and path)
+  model: string;          // the model's content: 'sha256:' + 16 hex digits of its files (format 1: its folder's path)
+  dataset: string;        // the dataset's kind and content: 'scenes:sha256:…' (format 1: its kind and path)
   groups: string[] | null; // the dataset's pair groups, in table order, or null
   dtype: string;
   preset: string;
@@ -26,14 +30,22 @@ export interface EvalSettings {
   tolerance: number;
 }
 
+/** Where a shard ran: for messages only, never compared (another machine may mount the same files elsewhere). */
+export interface RecordsOrigin {
+  host: string;
+  model: string;          // the model's path there
+  dataset: string;        // the dataset's kind and path there
+}
+
 /** The first line of a records file. */
 export interface HeaderRecord {
   kind: 'header';
-  format: string;
+  format: string;         // RECORDS_FORMAT, or RECORDS_FORMAT_V1 in an older file
   settings: EvalSettings;
   shard: Shard;
   images: number;         // zero-shot trials in this shard
   pairs: number;          // image–text pairs in this shard (each has a line per method)
+  origin?: RecordsOrigin; // format 2
 }
 
 /** One image's zero-shot trial: did the top prompt name one of its objects. */
@@ -120,8 +132,9 @@ function checkRecord(r: Record<string, unknown>, where: string): EvalRecord | En
 
 // The header, its fields checked.
 function checkHeader(h: Record<string, unknown>, file: string): HeaderRecord {
-  const bad = (): never => fail(`${file} line 1 is not a ${RECORDS_FORMAT} header: it is not a records file of this version of tools/eval.js`, 'usage');
-  if (h.kind !== 'header' || h.format !== RECORDS_FORMAT) bad();
+  const bad = (): never => fail(`${file} line 1 is not a ${RECORDS_FORMAT} header (nor a ${RECORDS_FORMAT_V1} one): it is not ` +
+    'a records file of this version of tools/eval.js', 'usage');
+  if (h.kind !== 'header' || (h.format !== RECORDS_FORMAT && h.format !== RECORDS_FORMAT_V1)) bad();
   const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : bad());
   const s = obj(h.settings);
   const sh = obj(h.shard);
@@ -133,8 +146,10 @@ function checkHeader(h: Record<string, unknown>, file: string): HeaderRecord {
     preset: String(s.preset), layer: String(s.layer), methods: (s.methods as unknown[]).map(String),
     limit: typeof s.limit === 'number' ? s.limit : null, steps: Number(s.steps), tolerance: Number(s.tolerance),
   };
-  return { kind: 'header', format: RECORDS_FORMAT, settings, shard: { index: sh.index as number, count: sh.count as number },
-    images: h.images as number, pairs: h.pairs as number };
+  const o = h.origin === undefined ? undefined : obj(h.origin);
+  const origin = o ? { host: String(o.host), model: String(o.model), dataset: String(o.dataset) } : undefined;
+  return { kind: 'header', format: h.format as string, settings, shard: { index: sh.index as number, count: sh.count as number },
+    images: h.images as number, pairs: h.pairs as number, ...(origin ? { origin } : {}) };
 }
 
 /**
@@ -188,6 +203,26 @@ export function parseRecords(bytes: Uint8Array, file: string): ParsedRecords {
     keepBytes = lines[n].end;
   }
   return { header, records, zeroShotDone, imagesDone, keepBytes, droppedLines: pending.length, tornTail };
+}
+
+/**
+ * The first thing in which the runs of two headers differ, or null when they are one run's: the format, then
+ * the settings. `a` and `b` describe each side's value; a model or dataset (compared by content) also says where
+ * that side's files were, from its origin.
+ */
+export function runDifference(a: HeaderRecord, b: HeaderRecord): { key: string; a: string; b: string } | null {
+  if (a.format !== b.format) {
+    const what = (h: HeaderRecord): string => (h.format === RECORDS_FORMAT_V1
+      ? `${h.format} (model and dataset named by path: an older tools/eval.js)` : `${h.format} (model and dataset named by content)`);
+    return { key: 'format', a: what(a), b: what(b) };
+  }
+  for (const k of Object.keys(a.settings) as (keyof EvalSettings)[]) {
+    if (JSON.stringify(a.settings[k]) === JSON.stringify(b.settings[k])) continue;
+    const where = (h: HeaderRecord): string => (h.origin && (k === 'model' || k === 'dataset')
+      ? ` (${k === 'model' ? h.origin.model : h.origin.dataset} on host ${h.origin.host})` : '');
+    return { key: k, a: `${JSON.stringify(a.settings[k])}${where(a)}`, b: `${JSON.stringify(b.settings[k])}${where(b)}` };
+  }
+  return null;
 }
 
 /** The first setting in which two runs differ ('' when none), for messages. */
