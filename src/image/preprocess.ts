@@ -70,12 +70,20 @@ export function normalize(rgb01: Tensor, mean: readonly number[] = CLIP_MEAN, st
     fail(`normalize: expected a (C, H, W) tensor with ${mean.length} channels to match mean/std, got [${rgb01.shape.join(', ')}]`);
   }
   if (std.some((s) => !(s !== 0 && Number.isFinite(s)))) fail(`normalize: std [${std.join(', ')}] must be finite and non-zero`);
-  const f32 = rgb01.data instanceof Float32Array;
-  const round = f32 ? Math.fround : (x: number) => x;
-  const out = allocFloat(f32 ? 'float32' : 'float64', rgb01.data.length);
+  const x = rgb01.data;
+  if (x instanceof Float32Array) {
+    // float32: the difference rounded, then the quotient rounded by the store
+    const out = new Float32Array(x.length);
+    for (let c = 0; c < C; c++) {
+      const m = Math.fround(mean[c]), s = Math.fround(std[c]);
+      for (let p = c * H * W; p < (c + 1) * H * W; p++) out[p] = Math.fround(x[p] - m) / s;
+    }
+    return { data: out, shape: [C, H, W] };
+  }
+  const out = new Float64Array(x.length);
   for (let c = 0; c < C; c++) {
-    const m = round(mean[c]), s = round(std[c]);
-    for (let p = c * H * W; p < (c + 1) * H * W; p++) out[p] = round(rgb01.data[p] - m) / s;
+    const m = mean[c], s = std[c];
+    for (let p = c * H * W; p < (c + 1) * H * W; p++) out[p] = (x[p] - m) / s;
   }
   return { data: out, shape: [C, H, W] };
 }
