@@ -36,6 +36,7 @@ const STATS_SPEC = {
   bootstrap: { type: 'int', min: 1, default: BOOTSTRAP_DEFAULTS.replicates, help: 'bootstrap replicates (images drawn with replacement)' },
   seed: { type: 'int', min: 0, default: BOOTSTRAP_DEFAULTS.seed, help: 'the bootstrap\'s seed' },
   json: { type: 'bool', help: 'print the JSON result instead of the table' },
+  markdown: { type: 'bool', help: 'print the tables as Markdown (the README\'s quality section is made with it)' },
   help: { type: 'bool', help: 'show this help' },
   version: { type: 'bool', help: 'show the version' },
 };
@@ -298,8 +299,42 @@ function printTable(table, label) {
   }
 }
 
+// The same result as Markdown tables: the table with intervals, each baseline against DecomCAM (the better method
+// in bold where the Holm-adjusted p < 0.05), then each group's pointing games and their differences.
+function printMarkdown(res) {
+  const zs = res.zeroShot;
+  const p = (x) => (x < 1e-3 ? x.toExponential(0).replace(/e([+-])(\d)$/, 'e$10$2') : x.toFixed(3));
+  const cell = (r, key) => `${r[key].toFixed(digits(key))} [${r.ci[key][0].toFixed(digits(key))}, ${r.ci[key][1].toFixed(digits(key))}]`;
+  const vs = (c, key) => `${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(digits(key))} p=${p(c.pHolm)}${c.significant ? ` **${c.better}**` : ''}`;
+  const row = (cells) => `| ${cells.join(' | ')} |`;
+  if (res.partial) console.log(`PARTIAL RESULT, ${res.partial}\n`);
+  console.log(`zero-shot accuracy ${(100 * zs.accuracy).toFixed(1)}% of ${zs.images} images` +
+    `${zs.singleObjectAccuracy !== null ? ` (single-object ${(100 * zs.singleObjectAccuracy).toFixed(1)}% of ${zs.singleObjectImages})` : ''}; ` +
+    `${res.pairs} pairs of ${res.images} images; 95% bootstrap intervals over images (${res.statistics.bootstrap.replicates} replicates, seed ${res.statistics.bootstrap.seed})\n`);
+  console.log(row(['method', ...METRICS.map(({ key }) => SHORT[key]), 's/pair']));
+  console.log(row(Array(METRICS.length + 2).fill('---')));
+  for (const r of res.table) console.log(row([r.method, ...METRICS.map(({ key }) => cell(r, key)), r.secondsPerPair.toFixed(2)]));
+  if (res.table.some((r) => r.vsDecomcam)) {
+    console.log(`\nEach baseline minus DecomCAM, Holm-adjusted signed-rank p over images; **bold**: significant at 0.05, the better method named:\n`);
+    console.log(row([`vs ${REFERENCE_METHOD}`, ...METRICS.map(({ key }) => SHORT[key])]));
+    console.log(row(Array(METRICS.length + 1).fill('---')));
+    for (const r of res.table) if (r.vsDecomcam) console.log(row([r.method, ...METRICS.map(({ key }) => vs(r.vsDecomcam[key], key))]));
+  }
+  const pointing = ['pointingGame', 'strictPointing'];
+  for (const g of res.groups) {
+    if (g.pairs === 0) continue;
+    console.log(`\n*${g.group}* (${g.pairs} pairs of ${g.images} images):\n`);
+    console.log(row(['method', ...pointing.map((k) => SHORT[k]), ...pointing.map((k) => `Δ${SHORT[k]} vs ${REFERENCE_METHOD}`)]));
+    console.log(row(Array(5).fill('---')));
+    for (const r of g.table) {
+      console.log(row([r.method, ...pointing.map((k) => cell(r, k)), ...pointing.map((k) => (r.vsDecomcam ? vs(r.vsDecomcam[k], k) : ''))]));
+    }
+  }
+}
+
 function print(res, opts) {
   if (opts.json) { process.stdout.write(`${JSON.stringify(res, null, 2)}\n`); return; }
+  if (opts.markdown) { printMarkdown(res); return; }
   if (res.partial) console.log(`PARTIAL RESULT, ${res.partial}`);
   const zs = res.zeroShot;
   console.log(`zero-shot accuracy${res.dataset.startsWith('scenes:') ? ' (held-out scenes)' : ''}: ${(100 * zs.accuracy).toFixed(1)}% of ${zs.images} images` +
