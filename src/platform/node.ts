@@ -43,7 +43,17 @@ export interface KernelThread {
  * module, its slot). Node: a worker_thread that never keeps the process alive.
  */
 export function startKernelThread(url: URL, data: unknown): KernelThread {
-  const worker = new Worker(url, { workerData: data, execArgv: workerExecArgv() });
+  let worker: Worker;
+  const argv = workerExecArgv();
+  try {
+    worker = new Worker(url, { workerData: data, execArgv: argv });
+  } catch (e) {
+    // V8 options (`node --max-old-space-size=… ` or `--wasm-…`) are refused in a worker's execArgv; they are the
+    // process's, so the worker runs under them anyway: start it without those Node names
+    if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    const refused = new Set(String((e as Error).message).replace(/^[^:]*:\s*/, '').split(/,\s*/));
+    worker = new Worker(url, { workerData: data, execArgv: argv.filter((a) => !refused.has(a)) });
+  }
   worker.unref(); // an idle pool never keeps the process alive
   let failed: string | null = null;
   worker.on('error', (e: Error) => { failed = `a kernel thread failed: ${e.message}`; });
