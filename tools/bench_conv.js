@@ -69,9 +69,14 @@ export const flopOf = ([, C, H, O, k, s, p], images = 1) => {
   return 2 * images * O * Ho * Ho * C * k * k;
 };
 
-// Median wall ms and CPU ms of fn over n runs after a warm-up (tools/bench.js uses it too).
+// Median wall ms and CPU ms of fn over n runs after a warm-up (tools/bench.js uses it too). The warm-up runs fn
+// for a quarter of a second (at least once, at most 50 times): V8 first runs each wasm function as baseline
+// (Liftoff) code and moves it to its optimizing compiler only after it has run a while, so a kernel timed on its
+// first calls — a fixed-K tile copy used by one layer shape only — measured its baseline code (30 instead of 41
+// GFLOP/s on RN50's 3×3 layer at 14 px).
 export function measure(fn, n) {
-  fn();
+  const warm = performance.now();
+  for (let i = 0; i < 50 && (i === 0 || performance.now() - warm < 250); i++) fn();
   const wall = [], cpu = [];
   for (let r = 0; r < n; r++) {
     const c0 = process.cpuUsage();
