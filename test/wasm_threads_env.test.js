@@ -2,7 +2,8 @@
 // the default thread count (a job runner's share of the cores, e.g. one thread per shard process), an explicit
 // `threads` option wins over it, and a value that is not a whole number ≥ 1 is refused by name; and a process
 // started with V8 options (`node --max-old-space-size=… --wasm-tiering-budget=…`, which a worker's execArgv
-// refuses) still starts its kernel threads and gets the same bits. Each case runs in a child process.
+// refuses) still starts its kernel threads and gets the same bits, and its Explainer's worker thread. Each case
+// runs in a child process.
 import test from 'tape';
 import { spawnSync } from 'node:child_process';
 import { repoRoot } from './helpers/compare.js';
@@ -57,5 +58,22 @@ test('V8 options on the command line: the kernel threads still start (same bits)
   t.ok(flagged.out && flagged.out.why === null && flagged.out.threads === 2,
     `with --max-old-space-size and --wasm-tiering-budget: 2 threads run (${flagged.err.trim().split('\n').pop() ?? ''})`);
   t.equal(flagged.out && flagged.out.hash, plain.out && plain.out.hash, 'a 256×512×384 matmul split over the threads: the same bits');
+  t.end();
+});
+
+const explainerScript = `
+import { createExplainer, loadImage } from './dist/index.js';
+const ex = await createExplainer('weights/tiny-clip', { backend: 'wasm' });
+const r = await ex.explain(loadImage('weights/tiny-clip/sample.png'), ['a red circle'], { Q: 2 });
+await ex.close();
+console.log(JSON.stringify({ score: r.results[0].score }));
+process.exit(0);`;
+
+test('V8 options on the command line: the Explainer\'s worker thread starts too', (t) => {
+  const r = spawnSync(process.execPath, ['--max-old-space-size=3000', '--input-type=module', '-e', explainerScript],
+    { cwd: repoRoot, encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  t.ok(r.status === 0 && Number.isFinite(JSON.parse(line || '{}').score),
+    `createExplainer under --max-old-space-size explains (exit ${r.status}; ${line || r.stderr.trim().split('\n').slice(-2).join(' ')})`);
   t.end();
 });

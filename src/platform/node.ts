@@ -1,7 +1,8 @@
 // platform/node.ts: what the library needs from its host that differs between Node and a browser — binary
 // files beside the code, the number of cores, environment variables, engine flags, threads (worker_threads)
-// and the optional gpu.js package. The browser bundle swaps this file for platform/browser.ts (same exports);
-// nothing else in src/ imports node:os, node:v8, node:worker_threads or node:module.
+// and the optional gpu.js package. The browser bundle swaps this file for platform/browser.ts (the same exports
+// but startWorker, which only worker/node.ts uses, itself swapped there); nothing else in src/ imports node:os,
+// node:v8, node:worker_threads or node:module.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -43,17 +44,7 @@ export interface KernelThread {
  * module, its slot). Node: a worker_thread that never keeps the process alive.
  */
 export function startKernelThread(url: URL, data: unknown): KernelThread {
-  let worker: Worker;
-  const argv = workerExecArgv();
-  try {
-    worker = new Worker(url, { workerData: data, execArgv: argv });
-  } catch (e) {
-    // V8 options (`node --max-old-space-size=… ` or `--wasm-…`) are refused in a worker's execArgv; they are the
-    // process's, so the worker runs under them anyway: start it without those Node names
-    if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
-    const refused = new Set(String((e as Error).message).replace(/^[^:]*:\s*/, '').split(/,\s*/));
-    worker = new Worker(url, { workerData: data, execArgv: argv.filter((a) => !refused.has(a)) });
-  }
+  const worker = startWorker(url, data);
   worker.unref(); // an idle pool never keeps the process alive
   let failed: string | null = null;
   worker.on('error', (e: Error) => { failed = `a kernel thread failed: ${e.message}`; });
@@ -77,6 +68,23 @@ export const CAN_BLOCK_ON_THREAD_START = true;
  */
 export function workerExecArgv(): string[] {
   return process.execArgv.filter((a) => !a.startsWith('--input-type'));
+}
+
+/**
+ * A worker_thread running `url` with `data`, under the parent's node options (workerExecArgv). V8 options
+ * (`node --max-old-space-size=…`, `--wasm-…`) are refused in a worker's execArgv; they are the process's, so the
+ * worker runs under them anyway: it is started again without the options Node names as refused. Every worker of
+ * the library (the kernel threads, the Explainer's) starts here.
+ */
+export function startWorker(url: URL, data?: unknown): Worker {
+  const argv = workerExecArgv();
+  try {
+    return new Worker(url, { workerData: data, execArgv: argv });
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+    const refused = new Set(String((e as Error).message).replace(/^[^:]*:\s*/, '').split(/,\s*/));
+    return new Worker(url, { workerData: data, execArgv: argv.filter((a) => !refused.has(a)) });
+  }
 }
 
 /** gpu.js's mode that runs GLSL on this host: headless-gl (the native `gl` addon) on Node. */

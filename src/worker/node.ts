@@ -2,14 +2,13 @@
 // running worker/node-run.js — and explainAsync, one request on a fresh Explainer. A browser build swaps this
 // file for one over Web Workers; worker/explainer.ts, run.ts and protocol.ts stay as they are.
 
-import { Worker } from 'node:worker_threads';
 import { fail } from '../errors.js';
-import { workerExecArgv } from '../kernels/wasm/threads.js';
+import { startWorker } from '../platform/node.js';
 import { Explainer, type WorkerHandle } from './explainer.js';
 import type { ExplainArgs, ExplainResult, Reply, WorkerModelOptions } from './protocol.js';
 
 function startNodeWorker(): WorkerHandle {
-  const worker = new Worker(new URL('./node-run.js', import.meta.url), { execArgv: workerExecArgv() });
+  const worker = startWorker(new URL('./node-run.js', import.meta.url));
   worker.unref();
   let onReply: (reply: Reply) => void = () => {};
   let onFailed: (error: Error) => void = () => {};

@@ -6,7 +6,7 @@
 // kernel hands the work out itself, in pieces that again never split a sum ("linear" in kernels.wat).
 
 import { fail } from '../../errors.js';
-import { CAN_BLOCK_ON_THREAD_START, startKernelThread, workerExecArgv as hostExecArgv } from '../../platform/node.js';
+import { CAN_BLOCK_ON_THREAD_START, startKernelThread } from '../../platform/node.js';
 import type { KernelThread } from '../../platform/node.js';
 import type { Kernels, WasmModuleObject } from './api.js';
 import type { WasmMemory } from './memory.js';
@@ -186,12 +186,4 @@ export class ThreadPool {
     }
     if (error) fail(`wasm backend: kernel ${kernel} failed: ${error instanceof Error ? error.message : String(error)}`, 'runtime');
   }
-}
-
-/**
- * The parent's node options without those a worker refuses (`node --input-type=module -e …` would otherwise
- * stop every worker from starting).
- */
-export function workerExecArgv(): string[] {
-  return hostExecArgv();
 }
