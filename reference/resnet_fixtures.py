@@ -243,13 +243,18 @@ def ops_fixture(oc):
 # ---------------------------------------------------------------------------------------------------------
 # The tiny ResNet CLIP
 
-def tiny_model(oc):
-    c = TINY
+def seeded_openai_clip(oc, c):
+    """openai/CLIP's CLIP (module oc) of config c (TINY's keys) in float32, seeded by seed_visual / seed_text."""
     model = oc.CLIP(c['embed_dim'], c['image_resolution'], c['vision_layers'], c['vision_width'], None,
                     c['context_length'], c['vocab_size'], c['transformer_width'], c['transformer_heads'],
                     c['transformer_layers']).float()
     seed_visual(model.visual, c['seed'])
     seed_text(model, c['seed'])
+    return model
+
+
+def tiny_model(oc):
+    model = seeded_openai_clip(oc, TINY)
     model.eval()
     return model
 

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import cam_reference as cr  # noqa: E402
 import st  # noqa: E402
-from resnet_fixtures import TINY_VOCAB, load_openai, seed_text, seed_visual  # noqa: E402
+from resnet_fixtures import TINY_VOCAB, load_openai, seeded_openai_clip  # noqa: E402
 
 OUT = os.path.join(HERE, 'fixtures', 'torch_rn')
 # stem width 4 (attention pool width C = 128, heads 2): width 8 would put the float32 files at ~1.7 MB (the pool's
@@ -38,12 +38,7 @@ PROMPT = 'a photo of a cat'
 
 
 def build(oc):
-    c = CONFIG
-    model = oc.CLIP(c['embed_dim'], c['image_resolution'], c['vision_layers'], c['vision_width'], None,
-                    c['context_length'], c['vocab_size'], c['transformer_width'], c['transformer_heads'],
-                    c['transformer_layers']).float()
-    seed_visual(model.visual, c['seed'])
-    seed_text(model, c['seed'])
+    model = seeded_openai_clip(oc, CONFIG)
     # BatchNorm's training counters: distinct non-zero values, so a reader that mixes them up shows
     with torch.no_grad():
         i = 0
