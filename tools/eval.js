@@ -273,16 +273,16 @@ function merge(argv) {
 const SHORT = { pointingGame: 'pointing', strictPointing: 'strict', energyPG: 'energyPG', boxIoU: 'boxIoU', deletionAUC: 'deletion↓',
   insertionAUC: 'insertion↑', averageDrop: 'drop%↓', increase: 'incr%↑' };
 const digits = (key) => (key === 'averageDrop' || key === 'increase' ? 1 : 3);
+// A row's mean and interval ("0.818 [0.795,0.841]"; sep between the bounds), a baseline's difference ("+0.072").
+const meanCell = (r, key, sep) => `${r[key].toFixed(digits(key))} [${r.ci[key][0].toFixed(digits(key))}${sep}${r.ci[key][1].toFixed(digits(key))}]`;
+const signed = (c, key) => `${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(digits(key))}`;
 
 // The table: means with their intervals; then each baseline's difference to DecomCAM and its test; then the groups.
 function printTable(table, label) {
   const w = 21;
   console.log(['method'.padEnd(13), ...METRICS.map(({ key }) => SHORT[key].padEnd(w)), 's/pair'].join(' '));
   for (const r of table) {
-    const cells = METRICS.map(({ key }) => {
-      const d = digits(key);
-      return `${r[key].toFixed(d)} [${r.ci[key][0].toFixed(d)},${r.ci[key][1].toFixed(d)}]`.padEnd(w);
-    });
+    const cells = METRICS.map(({ key }) => meanCell(r, key, ',').padEnd(w));
     console.log([r.method.padEnd(13), ...cells, r.secondsPerPair.toFixed(2)].join(' '));
   }
   if (!table.some((r) => r.vsDecomcam)) return;
@@ -293,7 +293,7 @@ function printTable(table, label) {
     const cells = METRICS.map(({ key }) => {
       const c = r.vsDecomcam[key];
       const p = c.pHolm < 1e-3 ? c.pHolm.toExponential(0) : c.pHolm.toFixed(3);
-      return `${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(digits(key))} p=${p}${c.significant ? '*' : ''}`.padEnd(w);
+      return `${signed(c, key)} p=${p}${c.significant ? '*' : ''}`.padEnd(w);
     });
     console.log([r.method.padEnd(13), ...cells].join(' '));
   }
@@ -304,8 +304,8 @@ function printTable(table, label) {
 function printMarkdown(res) {
   const zs = res.zeroShot;
   const p = (x) => (x < 1e-3 ? x.toExponential(0).replace(/e([+-])(\d)$/, 'e$10$2') : x.toFixed(3));
-  const cell = (r, key) => `${r[key].toFixed(digits(key))} [${r.ci[key][0].toFixed(digits(key))}, ${r.ci[key][1].toFixed(digits(key))}]`;
-  const vs = (c, key) => `${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(digits(key))} p=${p(c.pHolm)}${c.significant ? ` **${c.better}**` : ''}`;
+  const cell = (r, key) => meanCell(r, key, ', ');
+  const vs = (c, key) => `${signed(c, key)} p=${p(c.pHolm)}${c.significant ? ` **${c.better}**` : ''}`;
   const row = (cells) => `| ${cells.join(' | ')} |`;
   if (res.partial) console.log(`PARTIAL RESULT, ${res.partial}\n`);
   console.log(`zero-shot accuracy ${(100 * zs.accuracy).toFixed(1)}% of ${zs.images} images` +
