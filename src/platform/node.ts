@@ -71,12 +71,25 @@ export function workerExecArgv(): string[] {
 }
 
 /**
+ * What the library uses of a worker_threads Worker (declared here so that the published types need no
+ * @types/node: a consumer's tsc --strict without skipLibCheck compiles).
+ */
+export interface StartedWorker {
+  // 'message' gives the posted value, 'error' an Error, 'exit' the exit code
+  on(event: 'message' | 'error' | 'exit', listener: (value: any) => void): unknown;
+  postMessage(value: unknown): void;
+  ref(): void;
+  unref(): void;
+  terminate(): Promise<number>;
+}
+
+/**
  * A worker_thread running `url` with `data`, under the parent's node options (workerExecArgv). V8 options
  * (`node --max-old-space-size=…`, `--wasm-…`) are refused in a worker's execArgv; they are the process's, so the
  * worker runs under them anyway: it is started again without the options Node names as refused. Every worker of
  * the library (the kernel threads, the Explainer's) starts here.
  */
-export function startWorker(url: URL, data?: unknown): Worker {
+export function startWorker(url: URL, data?: unknown): StartedWorker {
   const argv = workerExecArgv();
   try {
     return new Worker(url, { workerData: data, execArgv: argv });
