@@ -177,6 +177,37 @@ test('conv on wasm: bit-identical for 1 and 2 threads, run to run, in its own me
   t.end();
 });
 
+test('conv on wasm: im2col inside the GEMM (the default) = im2col of the whole image first, bit for bit', (t) => {
+  const fused = createWasmBackend({ threads: 2 });
+  const why = fused.unavailable();
+  if (why) {
+    t.skip(`skipped: wasm cannot run here: ${why}`);
+    t.end();
+    return;
+  }
+  const whole = createWasmBackend({ threads: 2, conv: 'im2col' }), one = createWasmBackend({ threads: 1 });
+  // every path of im2col_panels: stride-1 panels inside a row (plain, masked at the padding, rows of padding),
+  // across rows (gathered), stride 2, padding 0-3; chunks of 8 to 1,536 positions; O not a multiple of 4 or 32
+  for (const shape of [[1, 64, 56, 56, 64, 3, 1, 1, false], [2, 5, 30, 29, 9, 3, 1, 1, true], [1, 16, 28, 31, 33, 3, 1, 1, true],
+    [1, 3, 40, 33, 8, 3, 1, 0, false], [1, 2, 9, 30, 5, 5, 1, 2, true], [3, 7, 12, 40, 6, 3, 1, 2, true], [1, 32, 40, 40, 32, 3, 1, 1, false],
+    [2, 3, 17, 15, 8, 3, 2, 1, true], [1, 3, 40, 38, 6, 7, 2, 3, true], [1, 512, 7, 7, 40, 3, 1, 1, false], [3, 8, 5, 7, 12, 1, 2, 0, true]]) {
+    const [N, C, H, W, O, k, s, p, bias] = shape;
+    const Ho = convOutSize(H, k, s, p), Wo = convOutSize(W, k, s, p);
+    const x = f32(rand(N * C * H * W)), w = f32(rand(O * C * k * k)), b = bias ? f32(rand(O)) : null;
+    const run = (be) => {
+      const y = new Float32Array(N * O * Ho * Wo).fill(NaN);
+      be.conv2d(y, x, w, b, N, C, H, W, O, k, k, s, p);
+      return y;
+    };
+    const a = run(whole), f = run(fused);
+    t.ok(sameBits(a, f), `conv ${tag(shape)}: fused im2col = whole im2col, bit for bit`);
+    t.ok(sameBits(f, run(one)), `conv ${tag(shape)}: fused on 1 thread = on 2`);
+  }
+  t.throws(() => createWasmBackend({ conv: 'implicit' }), /conv is implicit, expected 'fused' or 'im2col'/, 'an unknown conv option is refused by name');
+  for (const be of [fused, whole, one]) be.close();
+  t.end();
+});
+
 test('conv on wasm: a 1×1 convolution is the Linear GEMM on xᵀ, bit for bit (each output the same float32 sum)', (t) => {
   const be = createWasmBackend({ threads: 2 });
   const why = be.unavailable();

@@ -41,6 +41,12 @@ export interface WasmOptions {
   threads?: number;
   /** The fused build: true (required), false, or 'auto' (default: where the engine has relaxed SIMD as it runs). */
   fma?: boolean | 'auto';
+  /**
+   * How a convolution's forward (other than 1×1) gathers its input: 'fused' (default: im2col chunk by chunk
+   * inside the GEMM, into a buffer per thread) or 'im2col' (the whole image first, then the GEMM). Both give the
+   * same bits (test/conv_kernels.test.js); the choice exists for that test and for benchmarks.
+   */
+  conv?: 'fused' | 'im2col';
 }
 
 /** The wasm backend: WebAssembly SIMD kernels on one shared memory and `threads` threads; close() ends them. */
@@ -164,6 +170,8 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
   if (fmaOption !== true && fmaOption !== false && fmaOption !== 'auto') {
     fail(`wasm backend: fma is ${String(fmaOption)}, expected true, false or 'auto'`, 'usage');
   }
+  const convOption = options.conv ?? 'fused';
+  if (convOption !== 'fused' && convOption !== 'im2col') fail(`wasm backend: conv is ${String(convOption)}, expected 'fused' or 'im2col'`, 'usage');
   let build: ReturnType<typeof pick> | null = null;
   const chosen = (): ReturnType<typeof pick> => (build ??= pick(fmaOption));
   let mem: WasmMemory | null = null;
@@ -218,6 +226,7 @@ export function createWasmBackend(options: WasmOptions = {}): WasmBackend {
       output: (arr, n, accumulate) => op.output(arr, n, accumulate),
       weight: (arr, n) => weightAddress(op, arr, n),
       scratch: (n) => op.scratch(n),
+      fused: convOption === 'fused',
     };
   }
 

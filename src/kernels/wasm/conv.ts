@@ -4,8 +4,10 @@
 //   dx       dcol (Kc,P) = Wᵀ · dy_n, then col2im      Wᵀ rows and dy_n panels, or Wᵀ panels and dy_nᵀ rows
 //   dw       dW (O,Kc) += dy_n (O,P) · col_nᵀ          col_n in panels of 8 of its Kc rows
 // with Kc = C·kh·kw, P = Ho·Wo. A 1×1 stride-1 unpadded convolution needs no im2col (col_n is x_n) and its dx
-// is dcol itself, added straight into dx. Each output value is one float32 sum over k in increasing order
-// computed by one tile, so the bits do not depend on the number of threads (see kernels.wat).
+// is dcol itself, added straight into dx. The forward's other convolutions run im2col chunk by chunk inside the
+// GEMM ("conv_panels" in kernels.wat), each thread into a buffer of its own that stays in its core's cache.
+// Each output value is one float32 sum over k in increasing order computed by one tile, so the bits do not
+// depend on the number of threads (see kernels.wat).
 
 import type { Float } from '../../tensor/tensor.js';
 import { conv2dBackward as tsConv2dBackward, conv2dForward as tsConv2dForward, convOutSize } from '../../nn/conv2d.js';
@@ -22,6 +24,7 @@ export interface ConvContext {
   output(arr: Float, n: number, accumulate: boolean): number; // an output's address (copied back at the end)
   weight(arr: Float, n: number): number;                      // a weight's address (its prepared copy, if any)
   scratch(n: number): number;                                 // n floats of scratch for this call
+  fused: boolean;                                             // forwards run im2col inside the GEMM (conv_panels)
 }
 
 const SMALL = 1 << 17;            // multiply-adds below which a GEMM runs on the calling thread alone
@@ -52,9 +55,20 @@ export function convForward(
   if (Kc === 0) return tsConv2dForward(y, x, w, b, N, C, H, W, O, kh, kw, stride, pad); // no input channels: y = b
   const py = ctx.output(y, N * O * P, false), px = ctx.input(x, N * C * H * W), pw = ctx.weight(w, O * Kc);
   const pb = b ? ctx.input(b, O) : 0;
+  const pointwise = kh === 1 && kw === 1 && stride === 1 && pad === 0;
+  if (ctx.fused && !pointwise) {
+    // linear_modes' chunk of positions for this Kc ($chunk_for): each thread's buffer holds its panels
+    const chunk = Math.max(8, Math.floor(49152 / Kc) & ~7), threads = ctx.pool.threads;
+    const buf = ctx.scratch(threads * chunk * Kc), next = ctx.scratch(1);
+    for (let n = 0; n < N; n++) {
+      ctx.mem.f32(next, 1)[0] = 0; // the chunk counter (the bits of 0.0 are the integer 0)
+      ctx.pool.run('conv_panels', [py + 4 * n * O * P, pw, px + 4 * n * C * H * W, pb, C, H, W, kh, kw, stride, pad, chunk, buf, next],
+        O, 4, { alone: O * Kc * P < SMALL, claimed: true, perThread: { index: 12, base: buf, stride: 4 * chunk * Kc } });
+    }
+    return;
+  }
   const xp = ctx.scratch(up8(P) * Kc), next = ctx.scratch(1);
   zeroLastPanel(ctx, xp, P, Kc); // its lanes past P are never written below: zeros, not stale bits (denormals)
-  const pointwise = kh === 1 && kw === 1 && stride === 1 && pad === 0;
   for (let n = 0; n < N; n++) {
     const xn = px + 4 * n * C * H * W;
     // col_n in panels of 8 positions: xp[q/8][k][q mod 8] = col(k, q)

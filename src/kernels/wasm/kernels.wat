@@ -251,17 +251,12 @@
   (func $linear_modes (export "linear_modes")
     (param $out i32) (param $w i32) (param $xp i32) (param $bias i32) (param $M i32) (param $K i32) (param $N i32)
     (param $next i32) (param $mode i32) (param $lo i32) (param $hi i32)
-    (local $n i32) (local $n1 i32) (local $j i32) (local $rows i32) (local $cols i32) (local $a i32) (local $lda i32)
-    (local $j0 i32) (local $j1 i32) (local $chunk i32) (local $fixed i32) (local $blocks i32) (local $item i32)
-    (local.set $lda (i32.shl (local.get $K) (i32.const 2)))
-    ;; the tile: $tile4t, or its copy for this K with the row stride built in (see $tile4t_for)
-    (local.set $fixed (call $tile4t_for (local.get $K)))
+    (local $n i32) (local $n1 i32) (local $j0 i32) (local $j1 i32) (local $chunk i32) (local $blocks i32) (local $item i32)
     ;; xp is walked in chunks of columns small enough to stay in the core's cache (about 192 KiB: 64 columns
     ;; at K = 768, 16 at K = 3072) while a block of w's rows passes over them; without the chunks, each group
     ;; of 4 rows re-reads all of xp, which for a batch of images lies far out in memory. Items go chunk by
     ;; chunk, so the threads share the chunk they work on.
-    (local.set $chunk (i32.and (i32.div_u (i32.const 49152) (local.get $K)) (i32.const -8)))
-    (if (i32.lt_s (local.get $chunk) (i32.const 8)) (then (local.set $chunk (i32.const 8))))
+    (local.set $chunk (call $chunk_for (local.get $K)))
     (local.set $blocks (i32.shr_u (i32.add (i32.sub (local.get $hi) (local.get $lo)) (i32.const 31)) (i32.const 5)))
     (if (i32.eqz (local.get $blocks)) (then (return)))
     (block $items_done (loop $items
@@ -274,35 +269,55 @@
       (local.set $n (i32.add (local.get $lo) (i32.shl (i32.rem_u (local.get $item) (local.get $blocks)) (i32.const 5))))
       (local.set $n1 (i32.add (local.get $n) (i32.const 32)))
       (if (i32.gt_s (local.get $n1) (local.get $hi)) (then (local.set $n1 (local.get $hi))))
-      (block $nd (loop $nl
-        (br_if $nd (i32.ge_s (local.get $n) (local.get $n1)))
-        (local.set $rows (i32.sub (local.get $n1) (local.get $n)))
-        (if (i32.gt_s (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
-        (local.set $a (i32.add (local.get $w) (i32.mul (local.get $n) (local.get $lda))))
-        (local.set $j (local.get $j0))
-        (block $jd (loop $jl
-          (br_if $jd (i32.ge_s (local.get $j) (local.get $j1)))
-          (local.set $cols (i32.sub (local.get $M) (local.get $j)))
-          (if (i32.gt_s (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
-          (call_indirect $tiles (type $tile4t_type)
-            ;; out[j][n] (mode 0, 2) or out[n][j] (mode 1, 3), and the stride of the stored lanes or rows
-            (select
-              (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $n) (local.get $M)) (local.get $j)) (i32.const 2)))
-              (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $N)) (local.get $n)) (i32.const 2)))
-              (i32.and (local.get $mode) (i32.const 1)))
-            (i32.shl (select (local.get $M) (local.get $N) (i32.and (local.get $mode) (i32.const 1))) (i32.const 2))
-            (local.get $a) (local.get $lda)
-            (i32.add (local.get $xp) (i32.mul (local.get $j) (local.get $lda)))   ;; panel j/8: 32·K bytes = 8·lda
-            (local.get $K)
-            (select (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))) (i32.const 0) (local.get $bias))
-            (local.get $rows) (local.get $cols) (local.get $mode)
-            ;; a copy reads 4 rows whatever `rows` says: a last group of fewer rows takes $tile4t (index 0)
-            (select (local.get $fixed) (i32.const 0) (i32.eq (local.get $rows) (i32.const 4))))
-          (local.set $j (i32.add (local.get $j) (i32.const 8)))
-          (br $jl)))
-        (local.set $n (i32.add (local.get $n) (i32.const 4)))
-        (br $nl)))
+      (call $gemm_item (local.get $out) (local.get $w) (local.get $xp) (local.get $bias) (local.get $M) (local.get $K)
+        (local.get $N) (local.get $mode) (local.get $n) (local.get $n1) (local.get $j0) (local.get $j1))
       (br $items)))
+  )
+
+  ;; The columns of xp in a chunk for reduction length K: 49152 / K, a multiple of 8, at least 8.
+  (func $chunk_for (param $K i32) (result i32)
+    (local $chunk i32)
+    (local.set $chunk (i32.and (i32.div_u (i32.const 49152) (local.get $K)) (i32.const -8)))
+    (select (local.get $chunk) (i32.const 8) (i32.ge_s (local.get $chunk) (i32.const 8)))
+  )
+
+  ;; One item of "linear_modes": rows n in [n0, n1) of w (4 at a time) × columns j in [j0, j1) of xp (its panels
+  ;; of 8, panel j/8 at xp + 4K·j), stored as `mode` says.
+  (func $gemm_item
+    (param $out i32) (param $w i32) (param $xp i32) (param $bias i32) (param $M i32) (param $K i32) (param $N i32)
+    (param $mode i32) (param $n i32) (param $n1 i32) (param $j0 i32) (param $j1 i32)
+    (local $j i32) (local $rows i32) (local $cols i32) (local $a i32) (local $lda i32) (local $fixed i32)
+    (local.set $lda (i32.shl (local.get $K) (i32.const 2)))
+    ;; the tile: $tile4t, or its copy for this K with the row stride built in (see $tile4t_for)
+    (local.set $fixed (call $tile4t_for (local.get $K)))
+    (block $nd (loop $nl
+      (br_if $nd (i32.ge_s (local.get $n) (local.get $n1)))
+      (local.set $rows (i32.sub (local.get $n1) (local.get $n)))
+      (if (i32.gt_s (local.get $rows) (i32.const 4)) (then (local.set $rows (i32.const 4))))
+      (local.set $a (i32.add (local.get $w) (i32.mul (local.get $n) (local.get $lda))))
+      (local.set $j (local.get $j0))
+      (block $jd (loop $jl
+        (br_if $jd (i32.ge_s (local.get $j) (local.get $j1)))
+        (local.set $cols (i32.sub (local.get $M) (local.get $j)))
+        (if (i32.gt_s (local.get $cols) (i32.const 8)) (then (local.set $cols (i32.const 8))))
+        (call_indirect $tiles (type $tile4t_type)
+          ;; out[j][n] (mode 0, 2) or out[n][j] (mode 1, 3), and the stride of the stored lanes or rows
+          (select
+            (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $n) (local.get $M)) (local.get $j)) (i32.const 2)))
+            (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $j) (local.get $N)) (local.get $n)) (i32.const 2)))
+            (i32.and (local.get $mode) (i32.const 1)))
+          (i32.shl (select (local.get $M) (local.get $N) (i32.and (local.get $mode) (i32.const 1))) (i32.const 2))
+          (local.get $a) (local.get $lda)
+          (i32.add (local.get $xp) (i32.mul (local.get $j) (local.get $lda)))   ;; panel j/8: 32·K bytes = 8·lda
+          (local.get $K)
+          (select (i32.add (local.get $bias) (i32.shl (local.get $n) (i32.const 2))) (i32.const 0) (local.get $bias))
+          (local.get $rows) (local.get $cols) (local.get $mode)
+          ;; a copy reads 4 rows whatever `rows` says: a last group of fewer rows takes $tile4t (index 0)
+          (select (local.get $fixed) (i32.const 0) (i32.eq (local.get $rows) (i32.const 4))))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $jl)))
+      (local.set $n (i32.add (local.get $n) (i32.const 4)))
+      (br $nl)))
   )
 
   ;; 4 rows of A (a, lda apart: only `rows` exist) × one 8-wide panel b of K steps; row i, lane l goes to
@@ -348,6 +363,23 @@
         (local.set $k (i32.add (local.get $k) (i32.const 4)))
         (local.set $b (i32.add (local.get $b) (i32.const 32)))
         (br_if $steps (i32.ne (local.get $b) (local.get $bend))))))
+    ;; a whole tile of a convolution's forward (mode 1, no bias: 4 output channels × 8 positions): 8 stores here,
+    ;; not through $store_rows (V8 does not inline wasm calls, and their 8 vector arguments go through the stack:
+    ;; a third of the time at K = 64, RN50's 1×1 convolutions of 64 channels)
+    (if (i32.and (i32.and (i32.eq (local.get $mode) (i32.const 1)) (i32.eqz (local.get $bias)))
+                 (i32.and (i32.eq (local.get $rows) (i32.const 4)) (i32.eq (local.get $cols) (i32.const 8)))) (then
+      (v128.store (local.get $c) (local.get $c00))
+      (v128.store offset=16 (local.get $c) (local.get $c01))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (local.get $c10))
+      (v128.store offset=16 (local.get $c) (local.get $c11))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (local.get $c20))
+      (v128.store offset=16 (local.get $c) (local.get $c21))
+      (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+      (v128.store (local.get $c) (local.get $c30))
+      (v128.store offset=16 (local.get $c) (local.get $c31))
+      (return)))
     ;; rows stored as they lie (modes 1, 3: a convolution's output channels)
     (if (i32.and (local.get $mode) (i32.const 1)) (then
       (call $store_rows (local.get $c) (local.get $ldc) (local.get $bias) (i32.and (local.get $mode) (i32.const 2))
@@ -621,11 +653,63 @@
       (br $blocks)))
   )
 
+  ;; One panel of "im2col_panels" whose 8 positions (ox0…ox0+7 of output row oy) lie in one row, at stride 1:
+  ;; for each (c, ky, kx), in the order of k, the 8 floats x[c, oy − p + ky, ox0 − p + kx + l] at d, 32 bytes a
+  ;; row: copied as they lie where all 8 are inside x's row (kx in [kxa, kxb)), the loads masked lane by lane
+  ;; where the row reaches into the padding (they read up to p floats before or after it: allocated memory,
+  ;; masked off), zeros where the input row is padding. The same values as the general path of the caller.
+  (func $panel_s1 (param $d i32) (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
+    (param $p i32) (param $oy i32) (param $ox0 i32)
+    (local $c i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $row i32) (local $a i32)
+    (local $kxa i32) (local $kxb i32) (local $plane i32) (local $cols v128)
+    (local.set $kxa (i32.sub (local.get $p) (local.get $ox0)))
+    (local.set $kxb (i32.sub (i32.add (local.get $W) (local.get $p)) (i32.add (local.get $ox0) (i32.const 7))))
+    (local.set $plane (i32.shl (i32.mul (local.get $H) (local.get $W)) (i32.const 2)))
+    ;; x[c, oy − p, ox0 − p] for c = 0 (outside x where the row or column is padding: then not read through)
+    (local.set $row (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (i32.sub (local.get $oy) (local.get $p)) (local.get $W))
+                                                             (i32.sub (local.get $ox0) (local.get $p))) (i32.const 2))))
+    (loop $cs
+      (local.set $ky (i32.const 0))
+      (local.set $a (local.get $row))
+      (loop $kys
+        (local.set $iy (i32.add (i32.sub (local.get $oy) (local.get $p)) (local.get $ky)))
+        (local.set $kx (i32.const 0))
+        (loop $kxs
+          (if (i32.ge_u (local.get $iy) (local.get $H))
+            (then
+              (v128.store (local.get $d) (v128.const i64x2 0 0))
+              (v128.store offset=16 (local.get $d) (v128.const i64x2 0 0)))
+            (else (if (i32.and (i32.ge_s (local.get $kx) (local.get $kxa)) (i32.lt_s (local.get $kx) (local.get $kxb)))
+              (then
+                (v128.store (local.get $d) (v128.load (local.get $a)))
+                (v128.store offset=16 (local.get $d) (v128.load offset=16 (local.get $a))))
+              (else
+                ;; lane l's column ox0 − p + kx + l, kept where inside 0…W−1
+                (local.set $cols (i32x4.add (i32x4.splat (i32.add (i32.sub (local.get $ox0) (local.get $p)) (local.get $kx)))
+                                            (v128.const i32x4 0 1 2 3)))
+                (v128.store (local.get $d) (v128.and (v128.load (local.get $a)) (v128.and
+                  (i32x4.ge_s (local.get $cols) (v128.const i32x4 0 0 0 0)) (i32x4.lt_s (local.get $cols) (i32x4.splat (local.get $W))))))
+                (local.set $cols (i32x4.add (local.get $cols) (v128.const i32x4 4 4 4 4)))
+                (v128.store offset=16 (local.get $d) (v128.and (v128.load offset=16 (local.get $a)) (v128.and
+                  (i32x4.ge_s (local.get $cols) (v128.const i32x4 0 0 0 0)) (i32x4.lt_s (local.get $cols) (i32x4.splat (local.get $W))))))))))
+          (local.set $d (i32.add (local.get $d) (i32.const 32)))
+          (local.set $a (i32.add (local.get $a) (i32.const 4)))
+          (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+          (br_if $kxs (i32.lt_s (local.get $kx) (local.get $kw))))
+        ;; the next input row: kw floats on already, W − kw more
+        (local.set $a (i32.add (local.get $a) (i32.shl (i32.sub (local.get $W) (local.get $kw)) (i32.const 2))))
+        (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+        (br_if $kys (i32.lt_s (local.get $ky) (local.get $kh))))
+      (local.set $row (i32.add (local.get $row) (local.get $plane)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br_if $cs (i32.lt_s (local.get $c) (local.get $C))))
+  )
+
   ;; im2col into the panels "linear_modes" reads (the forward's col): panel g of 8 positions q = 8g…8g+7 holds, for
   ;; each k in turn, their 8 values: dst[g][k][l] = col(k, 8g + l) (0 for q ≥ Ho·Wo). Panels g in [lo, hi), each
   ;; written front to back. 8 positions in one output row at stride 1 or 2: 16-byte loads (masked at the padding);
   ;; else (panels across rows, other strides) a gather of 8 lanes by computed addresses.
-  (func (export "im2col_panels")
+  (func $im2col_panels (export "im2col_panels")
     (param $dst i32) (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
     (param $s i32) (param $p i32) (param $lo i32) (param $hi i32)
     (local $Ho i32) (local $Wo i32) (local $P i32) (local $Kc i32) (local $g i32) (local $q0 i32) (local $oy i32)
@@ -648,6 +732,13 @@
       (local.set $inpanel (i32.and (i32.le_u (i32.sub (local.get $s) (i32.const 1)) (i32.const 1))
                                    (i32.le_s (i32.add (local.get $ox0) (i32.const 8)) (local.get $Wo))))
       (local.set $d (i32.add (local.get $dst) (i32.mul (local.get $g) (i32.shl (local.get $Kc) (i32.const 5)))))
+      ;; the common case (RN50's 3×3 layers at 56 and 112 px): its own function, with few locals for V8 to keep in
+      ;; registers — here the loop ran about 14 cycles a row of the panel, most of the 3×3 layers' im2col time
+      (if (i32.and (local.get $inpanel) (i32.eq (local.get $s) (i32.const 1))) (then
+        (call $panel_s1 (local.get $d) (local.get $x) (local.get $C) (local.get $H) (local.get $W) (local.get $kh) (local.get $kw)
+          (local.get $p) (local.get $oy) (local.get $ox0))
+        (local.set $g (i32.add (local.get $g) (i32.const 1)))
+        (br $panels)))
       ;; for the gather: each lane's oy_l·s − p and ox_l·s − p (positions past the end get a row far outside)
       (local.set $oyl (local.get $oy))
       (local.set $oxl (local.get $ox0))
@@ -755,6 +846,46 @@
         (br $cs)))
       (local.set $g (i32.add (local.get $g) (i32.const 1)))
       (br $panels)))
+  )
+
+  ;; The forward of a convolution (kernels/wasm/conv.ts) with im2col done chunk by chunk inside the GEMM: y (O,P)
+  ;; = W (O,Kc) · col (Kc,P) + bias, stored row by row (as "linear_modes" mode 1 over "im2col_panels"' panels),
+  ;; where each thread writes the panels of the chunk of positions it has claimed (`chunk` of them, a multiple of
+  ;; 8: linear_modes' chunk for Kc, 192 KiB) into its own buffer `buf`, which stays in its core's cache, and runs
+  ;; every output channel [lo, hi) over them before it claims the next. im2col of the whole image instead
+  ;; writes Kc·P floats to memory and reads them back (7 MB for RN50's 3×3 layer at 56 px: 16% of its time, 29%
+  ;; at 112 px). Same tiles, same sums, so the same bits. next: the chunk counter (i32, 0 before the call).
+  (func (export "conv_panels")
+    (param $y i32) (param $w i32) (param $x i32) (param $bias i32) (param $C i32) (param $H i32) (param $W i32)
+    (param $kh i32) (param $kw i32) (param $s i32) (param $p i32) (param $chunk i32) (param $buf i32) (param $next i32)
+    (param $lo i32) (param $hi i32)
+    (local $Kc i32) (local $P i32) (local $j0 i32) (local $j1 i32) (local $n i32) (local $n1 i32)
+    (local.set $Kc (i32.mul (local.get $C) (i32.mul (local.get $kh) (local.get $kw))))
+    (local.set $P (i32.mul
+      (i32.add (i32.div_s (i32.sub (i32.add (local.get $H) (i32.shl (local.get $p) (i32.const 1))) (local.get $kh)) (local.get $s)) (i32.const 1))
+      (i32.add (i32.div_s (i32.sub (i32.add (local.get $W) (i32.shl (local.get $p) (i32.const 1))) (local.get $kw)) (local.get $s)) (i32.const 1))))
+    (block $items_done (loop $items
+      (local.set $j0 (i32.mul (i32.atomic.rmw.add (local.get $next) (i32.const 1)) (local.get $chunk)))
+      (br_if $items_done (i32.ge_s (local.get $j0) (local.get $P)))
+      (local.set $j1 (i32.add (local.get $j0) (local.get $chunk)))
+      (if (i32.gt_s (local.get $j1) (local.get $P)) (then (local.set $j1 (local.get $P))))
+      ;; panels j0/8 … of the chunk into the buffer ($im2col_panels writes panel g at dst + 32·Kc·g: dst is set
+      ;; back by the chunk's first panel, in i32 arithmetic, which wraps)
+      (call $im2col_panels (i32.sub (local.get $buf) (i32.shl (i32.mul (local.get $j0) (local.get $Kc)) (i32.const 2)))
+        (local.get $x) (local.get $C) (local.get $H) (local.get $W) (local.get $kh) (local.get $kw) (local.get $s) (local.get $p)
+        (i32.shr_u (local.get $j0) (i32.const 3)) (i32.shr_u (i32.add (local.get $j1) (i32.const 7)) (i32.const 3)))
+      ;; every output channel over them, 32 at a time, as "linear_modes" (mode 1)
+      (local.set $n (local.get $lo))
+      (block $nd (loop $nl
+        (br_if $nd (i32.ge_s (local.get $n) (local.get $hi)))
+        (local.set $n1 (i32.add (local.get $n) (i32.const 32)))
+        (if (i32.gt_s (local.get $n1) (local.get $hi)) (then (local.set $n1 (local.get $hi))))
+        (call $gemm_item (local.get $y) (local.get $w) (i32.sub (local.get $buf) (i32.shl (i32.mul (local.get $j0) (local.get $Kc)) (i32.const 2)))
+          (local.get $bias) (local.get $P) (local.get $Kc) (local.get $hi) (i32.const 1)
+          (local.get $n) (local.get $n1) (local.get $j0) (local.get $j1))
+        (local.set $n (local.get $n1))
+        (br $nl)))
+      (br $items)))
   )
 
   ;; Its adjoint, added in: dx[c, iy, ix] += col(k, q) for every (k, q) im2col would have read x[c, iy, ix] into,
