@@ -187,10 +187,12 @@ test('conv on wasm: im2col inside the GEMM (the default) = im2col of the whole i
   }
   const whole = createWasmBackend({ threads: 2, conv: 'im2col' }), one = createWasmBackend({ threads: 1 });
   // every path of im2col_panels: stride-1 panels inside a row (plain, masked at the padding, rows of padding),
-  // across rows (gathered), stride 2, padding 0-3; chunks of 8 to 1,536 positions; O not a multiple of 4 or 32
+  // across rows (gathered), stride 2, padding 0-3; 1×1 (packed); chunks of 8 to 512 positions, blocks of output
+  // channels smaller than O (a 7 × 7 map); O not a multiple of 4 or 32
   for (const shape of [[1, 64, 56, 56, 64, 3, 1, 1, false], [2, 5, 30, 29, 9, 3, 1, 1, true], [1, 16, 28, 31, 33, 3, 1, 1, true],
     [1, 3, 40, 33, 8, 3, 1, 0, false], [1, 2, 9, 30, 5, 5, 1, 2, true], [3, 7, 12, 40, 6, 3, 1, 2, true], [1, 32, 40, 40, 32, 3, 1, 1, false],
-    [2, 3, 17, 15, 8, 3, 2, 1, true], [1, 3, 40, 38, 6, 7, 2, 3, true], [1, 512, 7, 7, 40, 3, 1, 1, false], [3, 8, 5, 7, 12, 1, 2, 0, true]]) {
+    [2, 3, 17, 15, 8, 3, 2, 1, true], [1, 3, 40, 38, 6, 7, 2, 3, true], [1, 512, 7, 7, 40, 3, 1, 1, false], [3, 8, 5, 7, 12, 1, 2, 0, true],
+    [2, 24, 8, 8, 20, 1, 1, 0, true], [1, 64, 56, 56, 72, 1, 1, 0, false], [1, 256, 7, 7, 200, 3, 1, 1, true], [1, 3, 120, 100, 8, 3, 2, 1, false]]) {
     const [N, C, H, W, O, k, s, p, bias] = shape;
     const Ho = convOutSize(H, k, s, p), Wo = convOutSize(W, k, s, p);
     const x = f32(rand(N * C * H * W)), w = f32(rand(O * C * k * k)), b = bias ? f32(rand(O)) : null;

@@ -4,8 +4,9 @@
 //   dx       dcol (Kc,P) = Wᵀ · dy_n, then col2im      Wᵀ rows and dy_n panels, or Wᵀ panels and dy_nᵀ rows
 //   dw       dW (O,Kc) += dy_n (O,P) · col_nᵀ          col_n in panels of 8 of its Kc rows
 // with Kc = C·kh·kw, P = Ho·Wo. A 1×1 stride-1 unpadded convolution needs no im2col (col_n is x_n) and its dx
-// is dcol itself, added straight into dx. The forward's other convolutions run im2col chunk by chunk inside the
-// GEMM ("conv_panels" in kernels.wat), each thread into a buffer of its own that stays in its core's cache.
+// is dcol itself, added straight into dx. By default the forward runs im2col (or for 1×1 the packing) chunk by
+// chunk inside the GEMM ("conv_panels" in kernels.wat), each thread into a buffer of its own that stays in its
+// core's cache; the backend's option conv: 'im2col' does the whole image first (same bits).
 // Each output value is one float32 sum over k in increasing order computed by one tile, so the bits do not
 // depend on the number of threads (see kernels.wat).
 
@@ -56,14 +57,21 @@ export function convForward(
   const py = ctx.output(y, N * O * P, false), px = ctx.input(x, N * C * H * W), pw = ctx.weight(w, O * Kc);
   const pb = b ? ctx.input(b, O) : 0;
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad === 0;
-  if (ctx.fused && !pointwise) {
-    // linear_modes' chunk of positions for this Kc ($chunk_for): each thread's buffer holds its panels
-    const chunk = Math.max(8, Math.floor(49152 / Kc) & ~7), threads = ctx.pool.threads;
+  // im2col inside the GEMM: chunks of positions as linear_modes' for this Kc ($chunk_for: 192 KiB of panels), at
+  // most 512 (a thin stem: more chunks to share); each thread's buffer holds one chunk's panels. Blocks of output
+  // channels: all of them, or on 2+ threads where the chunks are too few to share evenly (4 a thread) a smaller
+  // block, a multiple of 32 (each block writes its chunk's panels again: 3% of a 7 × 7 layer's time; for a 1×1
+  // layer, whose packing is cheap to do once but a large part of a block's time, x is packed once below instead)
+  const threads = ctx.pool.threads, chunk = Math.min(512, Math.max(8, Math.floor(49152 / Kc) & ~7));
+  const chunks = Math.ceil(P / chunk);
+  const blocks = threads > 1 && chunks < 4 * threads ? Math.min(Math.ceil(O / 32), Math.ceil((4 * threads) / chunks)) : 1;
+  if (ctx.fused && !(pointwise && blocks > 1)) {
+    const block = 32 * Math.ceil(O / 32 / blocks);
     const buf = ctx.scratch(threads * chunk * Kc), next = ctx.scratch(1);
     for (let n = 0; n < N; n++) {
-      ctx.mem.f32(next, 1)[0] = 0; // the chunk counter (the bits of 0.0 are the integer 0)
-      ctx.pool.run('conv_panels', [py + 4 * n * O * P, pw, px + 4 * n * C * H * W, pb, C, H, W, kh, kw, stride, pad, chunk, buf, next],
-        O, 4, { alone: O * Kc * P < SMALL, claimed: true, perThread: { index: 12, base: buf, stride: 4 * chunk * Kc } });
+      ctx.mem.f32(next, 1)[0] = 0; // the item counter (the bits of 0.0 are the integer 0)
+      ctx.pool.run('conv_panels', [py + 4 * n * O * P, pw, px + 4 * n * C * H * W, pb, C, H, W, kh, kw, stride, pad, chunk, block, buf, next],
+        O, 4, { alone: O * Kc * P < SMALL, claimed: true, perThread: { index: 13, base: buf, stride: 4 * chunk * Kc } });
     }
     return;
   }

@@ -31,7 +31,7 @@ export const SEQ = 0, DONE = 1, KERNEL = 2, NARGS = 3, ERROR = 4, READY = 5;
  * Byte offsets and sizes in a slot: float64 arguments from ARGS (at most MAX_ARGS), the error message from MESSAGE
  * (MESSAGE_BYTES).
  */
-export const ARGS = 64, MAX_ARGS = 16, MESSAGE = 256, MESSAGE_BYTES = 256;
+export const ARGS = 64, MAX_ARGS = 24, MESSAGE = 256, MESSAGE_BYTES = 256;
 /** The slot layout in one object, as sent to the workers. */
 export const SLOT_LAYOUT = { SLOT_BYTES, SEQ, DONE, KERNEL, NARGS, ERROR, READY, ARGS, MAX_ARGS, MESSAGE, MESSAGE_BYTES };
 /** The type of SLOT_LAYOUT. */
