@@ -25,7 +25,10 @@ const written = readFileSync(source, 'utf8');
 // K of the common CLIP widths (ViT-B: 768 and 3072, its text tower 512 and 2048; ViT-L: 1024, 4096)
 const FIXED_K = [512, 768, 1024, 2048, 3072, 4096,
   // and of RN50's convolutions: C·kh·kw of its 1×1 and 3×3 convs (forward), their O (input gradient)
-  64, 128, 256, 288, 576, 1152, 2304, 4608];
+  64, 128, 256, 288, 576, 1152, 2304, 4608,
+  // the stems' first layer (3 channels, 3×3), RN50's stem width (its input gradient) and the shipped tiny
+  // ResNet's 3×3 layers (8 and 16 channels)
+  27, 32, 72, 144];
 const MARKER = '  ;; @tile4t-copies\n';
 const tileStart = written.indexOf('  (func $tile4t (type $tile4t_type)');
 const tileEnd = written.indexOf('\n  )\n', tileStart) + '\n  )\n'.length;

@@ -903,7 +903,7 @@
     (param $dx i32) (param $col i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
     (param $s i32) (param $p i32) (param $lo i32) (param $hi i32)
     (local $c i32) (local $ky i32) (local $kx i32) (local $Ho i32) (local $Wo i32) (local $src i32)
-    (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32) (local $row i32) (local $a i32)
+    (local $oy i32) (local $ox i32) (local $iy i32) (local $ix i32) (local $row i32) (local $a i32) (local $oxb i32)
     (local.set $Ho (i32.add (i32.div_s (i32.sub (i32.add (local.get $H) (i32.shl (local.get $p) (i32.const 1))) (local.get $kh)) (local.get $s)) (i32.const 1)))
     (local.set $Wo (i32.add (i32.div_s (i32.sub (i32.add (local.get $W) (i32.shl (local.get $p) (i32.const 1))) (local.get $kw)) (local.get $s)) (i32.const 1)))
     (local.set $c (local.get $lo))
@@ -926,6 +926,24 @@
               (local.set $row (i32.add (local.get $dx) (i32.shl (i32.mul (i32.add (i32.mul (local.get $c) (local.get $H)) (local.get $iy)) (local.get $W)) (i32.const 2))))
               (local.set $ix (i32.sub (local.get $kx) (local.get $p)))
               (local.set $ox (i32.const 0))
+              ;; stride 1: the columns ox whose ix = ox − p + kx lies in 0…W−1 are one stretch [oxa, oxb), and their
+              ;; dx values lie side by side: four at a time (each value still gets one addition here, in the same
+              ;; order over (ky, kx) as below), then the rest of the row one by one
+              (if (i32.eq (local.get $s) (i32.const 1)) (then
+                ;; oxa = max(0, p − kx), oxb = min(Wo, W + p − kx)
+                (local.set $ox (i32.sub (local.get $p) (local.get $kx)))
+                (if (i32.lt_s (local.get $ox) (i32.const 0)) (then (local.set $ox (i32.const 0))))
+                (local.set $oxb (i32.sub (i32.add (local.get $W) (local.get $p)) (local.get $kx)))
+                (if (i32.gt_s (local.get $oxb) (local.get $Wo)) (then (local.set $oxb (local.get $Wo))))
+                (block $vdone (loop $vs
+                  (br_if $vdone (i32.gt_s (i32.add (local.get $ox) (i32.const 4)) (local.get $oxb)))
+                  (local.set $a (i32.add (local.get $row) (i32.shl (i32.add (i32.sub (local.get $ox) (local.get $p)) (local.get $kx)) (i32.const 2))))
+                  (v128.store (local.get $a) (f32x4.add (v128.load (local.get $a))
+                    (v128.load (i32.add (local.get $src) (i32.shl (local.get $ox) (i32.const 2))))))
+                  (local.set $ox (i32.add (local.get $ox) (i32.const 4)))
+                  (br $vs)))
+                ;; (the columns before oxa are padding: the loop below goes on from ox)
+                (local.set $ix (i32.add (i32.sub (local.get $ox) (local.get $p)) (local.get $kx)))))
               (block $xdone (loop $xs
                 (br_if $xdone (i32.ge_s (local.get $ox) (local.get $Wo)))
                 (if (i32.lt_u (local.get $ix) (local.get $W)) (then
