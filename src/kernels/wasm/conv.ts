@@ -57,22 +57,21 @@ export function convForward(
   const py = ctx.output(y, N * O * P, false), px = ctx.input(x, N * C * H * W), pw = ctx.weight(w, O * Kc);
   const pb = b ? ctx.input(b, O) : 0;
   const pointwise = kh === 1 && kw === 1 && stride === 1 && pad === 0;
-  // im2col inside the GEMM: chunks of positions as linear_modes' for this Kc ($chunk_for: 192 KiB of panels), at
-  // most 512 (a thin stem: more chunks to share); each thread's buffer holds one chunk's panels. Blocks of output
-  // channels: all of them, or on 2+ threads where the chunks are too few to share evenly (4 a thread) a smaller
-  // block, a multiple of 32 (each block writes its chunk's panels again: 3% of a 7 × 7 layer's time; for a 1×1
-  // layer, whose packing is cheap to do once but a large part of a block's time, x is packed once below instead)
+  // im2col inside the GEMM, every image in one call: chunks of positions as linear_modes' for this Kc
+  // ($chunk_for: 192 KiB of panels), at most 512 (a thin stem: more chunks to share); each thread's buffer holds
+  // one chunk's panels. Blocks of output channels: all of them, or on 2+ threads where the chunks of all the
+  // images are too few to share evenly (4 a thread) a smaller block, a multiple of 32 (each block writes its
+  // chunk's panels again: 3% of a 7 × 7 layer's time; for a 1×1 layer, whose packing is cheap to do once but a
+  // large part of a block's time, x is packed once below instead)
   const threads = ctx.pool.threads, chunk = Math.min(512, Math.max(8, Math.floor(49152 / Kc) & ~7));
-  const chunks = Math.ceil(P / chunk);
+  const chunks = N * Math.ceil(P / chunk);
   const blocks = threads > 1 && chunks < 4 * threads ? Math.min(Math.ceil(O / 32), Math.ceil((4 * threads) / chunks)) : 1;
   if (ctx.fused && !(pointwise && blocks > 1)) {
     const block = 32 * Math.ceil(O / 32 / blocks);
     const buf = ctx.scratch(threads * chunk * Kc), next = ctx.scratch(1);
-    for (let n = 0; n < N; n++) {
-      ctx.mem.f32(next, 1)[0] = 0; // the item counter (the bits of 0.0 are the integer 0)
-      ctx.pool.run('conv_panels', [py + 4 * n * O * P, pw, px + 4 * n * C * H * W, pb, C, H, W, kh, kw, stride, pad, chunk, block, buf, next],
-        O, 4, { alone: O * Kc * P < SMALL, claimed: true, perThread: { index: 13, base: buf, stride: 4 * chunk * Kc } });
-    }
+    ctx.mem.f32(next, 1)[0] = 0; // the item counter (the bits of 0.0 are the integer 0)
+    ctx.pool.run('conv_panels', [py, pw, px, pb, N, C, H, W, kh, kw, stride, pad, chunk, block, buf, next],
+      O, 4, { alone: N * O * Kc * P < SMALL, claimed: true, perThread: { index: 14, base: buf, stride: 4 * chunk * Kc } });
     return;
   }
   const xp = ctx.scratch(up8(P) * Kc), next = ctx.scratch(1);

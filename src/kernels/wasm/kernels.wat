@@ -848,50 +848,55 @@
       (br $panels)))
   )
 
-  ;; The forward of a convolution (kernels/wasm/conv.ts) with im2col done chunk by chunk inside the GEMM: y (O,P)
-  ;; = W (O,Kc) · col (Kc,P) + bias, stored row by row (as "linear_modes" mode 1 over "im2col_panels"' panels).
-  ;; An item is a chunk of `chunk` positions (a multiple of 8) × a block of `block` output channels (a multiple
-  ;; of 4); the thread that claims it writes the chunk's panels into its own buffer `buf` (chunk·Kc floats, at
-  ;; most 192 KiB: it stays in the core's cache) — by "im2col_panels", or for a 1×1 stride-1 unpadded kernel
-  ;; (col = x) by $pack — and runs the block's channels over them. im2col of the whole image first instead
-  ;; writes Kc·P floats to memory and reads them back (7 MB for RN50's 3×3 layer at 56 px: 16% of its time, 29%
-  ;; at 112 px), on the calling thread alone for a 1×1 kernel. conv.ts takes blocks smaller than O only where
-  ;; there are too few chunks to share between the threads (a 7 × 7 map), as each block writes its chunk again.
-  ;; Same tiles, same sums, so the same bits. next: the item counter (i32, 0 before the call); [lo, hi): the
-  ;; output channels (every thread is given the same range).
+  ;; The forward of a convolution (kernels/wasm/conv.ts) with im2col done chunk by chunk inside the GEMM: for each
+  ;; of N images, y_n (O,P) = W (O,Kc) · col_n (Kc,P) + bias, stored row by row (as "linear_modes" mode 1 over
+  ;; "im2col_panels"' panels; images C·H·W and O·P floats apart). An item is one image's chunk of `chunk`
+  ;; positions (a multiple of 8) × a block of `block` output channels (a multiple of 4); the thread that claims
+  ;; it writes the chunk's panels into its own buffer `buf` (chunk·Kc floats, at most 192 KiB: it stays in the
+  ;; core's cache) — by "im2col_panels", or for a 1×1 stride-1 unpadded kernel (col = x) by $pack — and runs
+  ;; the block's channels over them. im2col of the whole image first instead writes Kc·P floats to memory and
+  ;; reads them back (7 MB for RN50's 3×3 layer at 56 px: 16% of its time, 29% at 112 px), on the calling
+  ;; thread alone for a 1×1 kernel; one call for all the images spares the threads a hand-over per image.
+  ;; conv.ts takes blocks smaller than O only where there are too few chunks to share between the threads (one
+  ;; 7 × 7 map), as each block writes its chunk again. Same tiles, same sums, so the same bits. next: the item
+  ;; counter (i32, 0 before the call); [lo, hi): the output channels, every thread is given [0, O).
   (func (export "conv_panels")
-    (param $y i32) (param $w i32) (param $x i32) (param $bias i32) (param $C i32) (param $H i32) (param $W i32)
+    (param $y i32) (param $w i32) (param $x i32) (param $bias i32) (param $N i32) (param $C i32) (param $H i32) (param $W i32)
     (param $kh i32) (param $kw i32) (param $s i32) (param $p i32) (param $chunk i32) (param $block i32) (param $buf i32)
     (param $next i32) (param $lo i32) (param $hi i32)
-    (local $Kc i32) (local $P i32) (local $blocks i32) (local $item i32) (local $j0 i32) (local $j1 i32) (local $n i32) (local $n1 i32)
-    (local $xp i32)
+    (local $Kc i32) (local $P i32) (local $blocks i32) (local $chunks i32) (local $item i32) (local $img i32)
+    (local $j0 i32) (local $j1 i32) (local $n i32) (local $n1 i32) (local $xp i32) (local $xn i32) (local $yn i32)
     (local.set $Kc (i32.mul (local.get $C) (i32.mul (local.get $kh) (local.get $kw))))
     (local.set $P (i32.mul
       (i32.add (i32.div_s (i32.sub (i32.add (local.get $H) (i32.shl (local.get $p) (i32.const 1))) (local.get $kh)) (local.get $s)) (i32.const 1))
       (i32.add (i32.div_s (i32.sub (i32.add (local.get $W) (i32.shl (local.get $p) (i32.const 1))) (local.get $kw)) (local.get $s)) (i32.const 1))))
     (local.set $blocks (i32.div_u (i32.add (i32.sub (local.get $hi) (local.get $lo)) (i32.sub (local.get $block) (i32.const 1))) (local.get $block)))
+    (local.set $chunks (i32.div_u (i32.add (local.get $P) (i32.sub (local.get $chunk) (i32.const 1))) (local.get $chunk)))
     (if (i32.eqz (local.get $blocks)) (then (return)))
     (block $items_done (loop $items
-      ;; item = chunk · blocks + block
+      ;; item = (image · chunks + chunk) · blocks + block
       (local.set $item (i32.atomic.rmw.add (local.get $next) (i32.const 1)))
-      (local.set $j0 (i32.mul (i32.div_u (local.get $item) (local.get $blocks)) (local.get $chunk)))
-      (br_if $items_done (i32.ge_s (local.get $j0) (local.get $P)))
+      (local.set $img (i32.div_u (local.get $item) (i32.mul (local.get $chunks) (local.get $blocks))))
+      (br_if $items_done (i32.ge_u (local.get $img) (local.get $N)))
+      (local.set $xn (i32.add (local.get $x) (i32.shl (i32.mul (local.get $img) (i32.mul (local.get $C) (i32.mul (local.get $H) (local.get $W)))) (i32.const 2))))
+      (local.set $yn (i32.add (local.get $y) (i32.shl (i32.mul (local.get $img) (i32.mul (local.get $hi) (local.get $P))) (i32.const 2))))
+      (local.set $j0 (i32.mul (i32.rem_u (i32.div_u (local.get $item) (local.get $blocks)) (local.get $chunks)) (local.get $chunk)))
       (local.set $j1 (i32.add (local.get $j0) (local.get $chunk)))
       (if (i32.gt_s (local.get $j1) (local.get $P)) (then (local.set $j1 (local.get $P))))
       ;; the chunk's panels into the buffer; xp: where panel 0 would lie, for the tiles' addressing (panel j/8 at
       ;; xp + 4·Kc·j; i32 arithmetic, which wraps)
       (local.set $xp (i32.sub (local.get $buf) (i32.shl (i32.mul (local.get $j0) (local.get $Kc)) (i32.const 2))))
       (if (i32.and (i32.eq (i32.mul (local.get $kh) (local.get $kw)) (i32.const 1)) (i32.and (i32.eq (local.get $s) (i32.const 1)) (i32.eqz (local.get $p))))
-        (then (call $pack (local.get $buf) (i32.add (local.get $x) (i32.shl (local.get $j0) (i32.const 2)))
+        (then (call $pack (local.get $buf) (i32.add (local.get $xn) (i32.shl (local.get $j0) (i32.const 2)))
           (i32.const 4) (i32.shl (local.get $P) (i32.const 2)) (local.get $C) (i32.sub (local.get $j1) (local.get $j0))))
         (else (call $im2col_panels (local.get $xp)
-          (local.get $x) (local.get $C) (local.get $H) (local.get $W) (local.get $kh) (local.get $kw) (local.get $s) (local.get $p)
+          (local.get $xn) (local.get $C) (local.get $H) (local.get $W) (local.get $kh) (local.get $kw) (local.get $s) (local.get $p)
           (i32.shr_u (local.get $j0) (i32.const 3)) (i32.shr_u (i32.add (local.get $j1) (i32.const 7)) (i32.const 3)))))
-      ;; the block's output channels over them, 32 at a time, as "linear_modes" (mode 1)
+      ;; the block's output channels over them, as "linear_modes" (mode 1)
       (local.set $n (i32.add (local.get $lo) (i32.mul (i32.rem_u (local.get $item) (local.get $blocks)) (local.get $block))))
       (local.set $n1 (i32.add (local.get $n) (local.get $block)))
       (if (i32.gt_s (local.get $n1) (local.get $hi)) (then (local.set $n1 (local.get $hi))))
-      (call $gemm_item (local.get $y) (local.get $w) (local.get $xp) (local.get $bias) (local.get $P) (local.get $Kc) (local.get $hi)
+      (call $gemm_item (local.get $yn) (local.get $w) (local.get $xp) (local.get $bias) (local.get $P) (local.get $Kc) (local.get $hi)
         (i32.const 1) (local.get $n) (local.get $n1) (local.get $j0) (local.get $j1))
       (br $items)))
   )
