@@ -1,14 +1,15 @@
 // test/oracles.test.js: decomcam against fixtures written by the other projects' own code (issue 17), run
 // unmodified by reference/third_party/oracles.py: openai/CLIP (tokenizer, preprocessing, embeddings, logits),
 // the authors' DecomCAM class (CapricornGuang/DecomCAM, the `official` preset) and jacobgil/pytorch-grad-cam's
-// baselines. Models: the seeded tiny ViT CLIP and the seeded ViT-B/16, built there by openai/CLIP's build_model and
-// here by seededClip from the same seed (nothing large is committed). One line per stage with its tolerance
+// baselines. Models: the seeded tiny ViT CLIP, the seeded ViT-B/16 and a seeded CLIP RN50 image tower (the authors'
+// own backbone, at their layer visual.layer4[-1]; issue 15), built there by openai/CLIP's code and here by
+// seededClip from the same seed (nothing large is committed). One line per stage with its tolerance
 // (test/cam_tolerances.js); the deliberate differences (README, "Fidelity") are measured lines of their own.
 import test from 'tape';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../dist/io/safetensors.js';
-import { parseHfConfig } from '../dist/clip/config.js';
+import { parseHfConfig, resnetVisionConfig } from '../dist/clip/config.js';
 import { clipLogits, encodeImages, encodeTokens, seededClip } from '../dist/clip/model.js';
 import { ClipTokenizer } from '../dist/clip/tokenizer.js';
 import { loadImage } from '../dist/image/decode.js';
@@ -40,9 +41,15 @@ function explainOne(model, image, target, method, preset) {
   return { pixels: ex.pixels.data, res: ex.results[0] };
 }
 
-// The seeded model of a fixture (float32), on `backend` (the ViT-B/16 needs wasm to run in seconds).
+// The seeded model of a fixture (float32), on `backend` (the ViT-B/16 and RN50 need wasm to run in seconds); a
+// fixture with `resnet` has openai/CLIP's ResNet image tower instead of the config's vision_config.
 function seededModel(meta, backend) {
-  return seededClip(parseHfConfig(meta.config, `${meta.model} fixture config`), meta.model_seed, 'float32', backend);
+  const config = parseHfConfig(meta.config, `${meta.model} fixture config`);
+  if (meta.resnet) {
+    const resnet = { layers: meta.resnet.layers, width: meta.resnet.width };
+    Object.assign(config, { resnet, vision: resnetVisionConfig(resnet, meta.resnet.image_resolution) });
+  }
+  return seededClip(config, meta.model_seed, 'float32', backend);
 }
 
 // Our text embedding of the fixture's first prompt, from openai/CLIP's token ids (the ids are checked on their own).
@@ -177,5 +184,15 @@ test('oracles, seeded ViT-B/16 (openai/CLIP build_model): openai/CLIP stages and
   const model = seededModel(meta, be);
   clipStages(t, model, 'oracle_clip_b16');
   decomcamStages(t, model, 'oracle_decomcam_b16');
+  t.end();
+});
+
+test('oracles, seeded CLIP RN50 (openai/CLIP ModifiedResNet, 224 px): openai/CLIP stages and the authors\' DecomCAM at visual.layer4', (t) => {
+  const be = wasmOrSkip(t);
+  if (!be) return;
+  const { meta } = fixture('oracle_clip_rn50');
+  const model = seededModel(meta, be);
+  clipStages(t, model, 'oracle_clip_rn50');
+  decomcamStages(t, model, 'oracle_decomcam_rn50');
   t.end();
 });

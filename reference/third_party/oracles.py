@@ -22,7 +22,8 @@ large is committed): `tiny` (vision width 128 -> 2 heads, 3 layers, 8-px patches
 head, 2 layers, CLIP's 49,408-token vocabulary; LayerNorm weights 1 +- 0.1 and biases +- 0.1) and `b16` (ViT-B/16).
 The model runs in float32 on the CPU, as clip.load(device='cpu') does.
 
-Target layer: visual.transformer.resblocks[-1].ln_1 (ours: vision.blocks.-1.ln_1). openai/CLIP's ViT runs its
+Target layer: visual.transformer.resblocks[-1].ln_1 (ours: vision.blocks.-1.ln_1); on rn50 the authors' own,
+visual.layer4[-1] (ours: visual.layer4), with no reshape_transform. openai/CLIP's ViT runs its
 blocks in LND layout (tokens, batch, width), so the reshape_transform (vit_grid below) permutes to batch first,
 drops the class token and lays the h x w patch tokens out as (B, C, h, w) — the ViT reshape_transform of
 pytorch-grad-cam's tutorials, plus that permute (the authors' clip_demo.py passes none: it explains RN50).
@@ -61,6 +62,15 @@ MODELS = {
         full=True),
     'b16': dict(config=cm.vit_b16_config(), seed=2024, image='reference/fixtures/image.big.png',
                 prompts=['a photo of a dog', 'a photo of a cat'], full=False),
+    # CLIP RN50's image tower (ModifiedResNet [3,4,6,3], width 64, 224 px, E 1024: the authors' own backbone, at
+    # their clip_demo.py's layer visual.layer4[-1]) with a small text tower (width 64, 1 layer, CLIP's vocabulary
+    # and context): the config's (small) vision_config is unused, `resnet` replaces it
+    'rn50': dict(config=cm.make_config(dict(hidden_size=64, intermediate_size=64, num_hidden_layers=1, num_attention_heads=1,
+                                            patch_size=32, image_size=224),
+                                       dict(hidden_size=64, intermediate_size=256, num_hidden_layers=1, num_attention_heads=1),
+                                       projection_dim=1024),
+                 resnet=dict(layers=[3, 4, 6, 3], width=64, image_resolution=224), seed=2024,
+                 image='reference/fixtures/image.big.png', prompts=['a photo of a dog', 'a photo of a cat'], full=False),
 }
 P, Q = 500, 10
 PROJECTS = {'clip': 'openai/CLIP', 'decomcam': 'CapricornGuang/DecomCAM', 'gradcam': 'jacobgil/pytorch-grad-cam'}
@@ -89,10 +99,24 @@ def commit_of(path, given):
 def openai_clip(spec):
     """openai/CLIP's build_model on our seeded state dict, in float32. build_model's convert_weights rounds the
     parameters to float16 (its checkpoints are float16 anyway); clip.load(device='cpu') then calls .float(). The
-    seeded float32 values are loaded again afterwards so that the model holds exactly what seededClip builds."""
+    seeded float32 values are loaded again afterwards so that the model holds exactly what seededClip builds.
+    A ResNet: seededClip's ResNet tower is seeded under openai/CLIP's own names (visual.<key>,
+    reference/resnet_fixtures.py's seed_visual), its text tower and logit scale as for a ViT."""
     from clip.model import build_model
     torch.manual_seed(0)  # CLIP.__init__ draws an initialisation that the state dict then replaces
     sd = cm.to_openai_state_dict(cm.seeded_clip(spec['config'], spec['seed']))
+    if 'resnet' in spec:
+        from clip.model import CLIP
+        import resnet_fixtures as rf
+        r, tc = spec['resnet'], spec['config']['text_config']
+        model = CLIP(spec['config']['projection_dim'], r['image_resolution'], tuple(r['layers']), r['width'], None,
+                     tc['max_position_embeddings'], tc['vocab_size'], tc['hidden_size'], tc['num_attention_heads'],
+                     tc['num_hidden_layers']).float()
+        rf.seed_visual(model.visual, spec['seed'])
+        text = {k: v for k, v in sd.items() if not k.startswith('visual.')}
+        missing, unexpected = model.load_state_dict(text, strict=False)
+        assert not unexpected and all(k.startswith('visual.') for k in missing), (missing, unexpected)
+        return model.eval()
     model = build_model(dict(sd)).float()
     model.load_state_dict(sd)  # strict: every tensor of the OpenAI layout, nothing extra
     return model.eval()
@@ -135,7 +159,15 @@ def vit_grid(model):
 
 
 def target_layer(model):
+    """The ViT's last block's ln_1; a ResNet's last bottleneck (clip_demo.py's model.visual.layer4[-1])."""
+    if hasattr(model.visual, 'layer4'):
+        return model.visual.layer4[-1]
     return model.visual.transformer.resblocks[-1].ln_1
+
+
+def grid_transform(model):
+    """The reshape_transform a layer needs: vit_grid for a ViT; none for a ResNet, whose maps are (B, C, h, w)."""
+    return None if hasattr(model.visual, 'layer4') else vit_grid(model)
 
 
 def grid_rows(x):
@@ -163,7 +195,9 @@ def base_meta(args, m, spec, projects):
                    f'(this file: part {args.part}, model {m})',
         'model': m, 'model_seed': spec['seed'], 'config': spec['config'], 'image': spec['image'],
         'prompts': spec['prompts'], 'ids': clip.tokenize(spec['prompts']).tolist(),
-        'layer': 'vision.blocks.-1.ln_1 (visual.transformer.resblocks[-1].ln_1)',
+        'layer': ('visual.layer4 (visual.layer4[-1])' if 'resnet' in spec
+                  else 'vision.blocks.-1.ln_1 (visual.transformer.resblocks[-1].ln_1)'),
+        **({'resnet': spec['resnet']} if 'resnet' in spec else {}),
         'projects': {PROJECTS[p]: commit_of(getattr(args, p), args.commit.get(p)) for p in projects},
         'torch': torch.__version__, 'numpy': np.__version__, 'scipy': scipy.__version__, 'sklearn': sklearn.__version__,
         'threads': torch.get_num_threads(), 'dtype': 'float32 (CPU)',
@@ -263,7 +297,7 @@ def part_decomcam(args, m, spec):
         pixels = preprocess(model, spec)
         inputs = []
         hook = model.visual.register_forward_pre_hook(lambda mod, inp: inputs.append(inp[0].detach().clone()))
-        cam = DecomCAM(model=model, target_layers=[target_layer(model)], reshape_transform=vit_grid(model),
+        cam = DecomCAM(model=model, target_layers=[target_layer(model)], reshape_transform=grid_transform(model),
                        n_components=Q, p=P)
         t0 = time.time()
         final = cam(input_tensor=pixels, targets=[RecordingTarget(spec['prompts'][0])])
@@ -387,7 +421,7 @@ def main():
     ap.add_argument('--decomcam', required=True, help='work tree of github.com/CapricornGuang/DecomCAM')
     ap.add_argument('--gradcam', required=True, help='work tree of github.com/jacobgil/pytorch-grad-cam')
     ap.add_argument('--commits', default='', help='NAME=HASH,... (clip, decomcam, gradcam) where a tree has no .git')
-    ap.add_argument('--models', default='tiny,b16')
+    ap.add_argument('--models', default='tiny,b16,rn50')
     ap.add_argument('--parts', default='clip,decomcam,gradcam')
     ap.add_argument('--part', help=argparse.SUPPRESS)   # internal: run one part of one model in this process
     ap.add_argument('--model', help=argparse.SUPPRESS)
