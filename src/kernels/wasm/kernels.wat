@@ -281,7 +281,7 @@
     (select (local.get $chunk) (i32.const 8) (i32.ge_s (local.get $chunk) (i32.const 8)))
   )
 
-  ;; One item of "linear_modes": rows n in [n0, n1) of w (4 at a time) × columns j in [j0, j1) of xp (its panels
+  ;; One item of "linear_modes": rows [n, n1) of w (4 at a time) × columns j in [j0, j1) of xp (its panels
   ;; of 8, panel j/8 at xp + 4K·j), stored as `mode` says.
   (func $gemm_item
     (param $out i32) (param $w i32) (param $xp i32) (param $bias i32) (param $M i32) (param $K i32) (param $N i32)
