@@ -110,9 +110,8 @@ export function convBackward(
     const wop = ctx.scratch(wRows ? Kc * O : up8(Kc) * O);
     const dop = ctx.scratch(wRows ? up8(P) * O : P * O);
     if (wRows) {
-      // Wᵀ (Kc,O) rows: im2col of W as an O-channel image of one row of Kc, 1×1 kernel, written transposed
-      ctx.pool.run('im2col', [wop, ctx.weight(w, O * Kc), O, 1, Kc, 1, 1, 1, 0, 32 * O, 4 * O, 32, 4], O, 8,
-        { alone: O * Kc < SMALL_COPY });
+      // Wᵀ (Kc,O) rows
+      ctx.pool.run('transpose', [wop, ctx.weight(w, O * Kc), O, Kc], O, 4, { alone: O * Kc < SMALL_COPY });
       zeroLastPanel(ctx, dop, P, O);
     } else {
       // Wᵀ (Kc,O) in panels of 8 of its rows: B(o, k) = W[o][k]
@@ -126,9 +125,8 @@ export function convBackward(
         ctx.kernels.pack(dop, dyn, 4, 4 * P, O, P);
         gemm(ctx, pointwise ? dxn : dcol, wop, dop, 0, P, O, Kc, pointwise ? 3 : 1, next);
       } else {
-        // dy_nᵀ (P,O) rows: im2col of dy_n as an O-channel image, 1×1 kernel, written transposed; dcol stored as
-        // the transpose of the product (mode 0, or 2: added)
-        ctx.pool.run('im2col', [dop, dyn, O, Ho, Wo, 1, 1, 1, 0, 32 * O, 4 * O, 32, 4], O, 8, { alone: O * P < SMALL_COPY });
+        // dy_nᵀ (P,O) rows; dcol stored as the transpose of the product (mode 0, or 2: added)
+        ctx.pool.run('transpose', [dop, dyn, O, P], O, 4, { alone: O * P < SMALL_COPY });
         gemm(ctx, pointwise ? dxn : dcol, dop, wop, 0, Kc, O, P, pointwise ? 2 : 0, next);
       }
       // and col_n gathered x_n, so dx_n += col2im(dcol)

@@ -901,6 +901,56 @@
       (br $items)))
   )
 
+  ;; dst (cols, rows) = srcᵀ for src (rows, cols), both row-major, bit for bit: 4 × 4 blocks (four 16-byte loads
+  ;; from 4 rows, a transpose in registers, four 16-byte stores into 4 rows), the edges one value at a time. The
+  ;; input gradient's Wᵀ and dy_nᵀ (kernels/wasm/conv.ts), where im2col's general copy took 3 ns a value. Source
+  ;; rows [lo, hi) (a multiple of 4 apart).
+  (func (export "transpose")
+    (param $dst i32) (param $src i32) (param $rows i32) (param $cols i32) (param $lo i32) (param $hi i32)
+    (local $r i32) (local $c i32) (local $s i32) (local $d i32) (local $ld i32) (local $lr i32)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local.set $ld (i32.shl (local.get $cols) (i32.const 2)))   ;; a source row's bytes
+    (local.set $lr (i32.shl (local.get $rows) (i32.const 2)))   ;; a destination row's bytes
+    (local.set $r (local.get $lo))
+    (block $rdone (loop $rs
+      (br_if $rdone (i32.ge_s (local.get $r) (local.get $hi)))
+      (local.set $c (i32.const 0))
+      (if (i32.le_s (i32.add (local.get $r) (i32.const 4)) (local.get $hi)) (then
+        (block $cdone (loop $cs
+          (br_if $cdone (i32.gt_s (i32.add (local.get $c) (i32.const 4)) (local.get $cols)))
+          (local.set $s (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c)) (i32.const 2))))
+          (local.set $t0 (v128.load (local.get $s)))
+          (local.set $t1 (v128.load (i32.add (local.get $s) (local.get $ld))))
+          (local.set $t2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1)))))
+          (local.set $t3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $ld) (i32.const 3)))))
+          (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $t0) (local.get $t1)))     ;; a0 b0 a1 b1
+          (local.set $u1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $t0) (local.get $t1))) ;; a2 b2 a3 b3
+          (local.set $u2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $t2) (local.get $t3)))     ;; c0 d0 c1 d1
+          (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $t2) (local.get $t3))) ;; c2 d2 c3 d3
+          (local.set $d (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
+          (v128.store (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u2)))
+          (v128.store (i32.add (local.get $d) (local.get $lr)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u2)))
+          (v128.store (i32.add (local.get $d) (i32.shl (local.get $lr) (i32.const 1))) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u1) (local.get $u3)))
+          (v128.store (i32.add (local.get $d) (i32.mul (local.get $lr) (i32.const 3))) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u1) (local.get $u3)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $cs)))))
+      ;; the rest of these 4 rows (or of a last row short of 4), one value at a time
+      (local.set $s (local.get $r))
+      (block $edone (loop $es
+        (br_if $edone (i32.or (i32.ge_s (local.get $s) (local.get $hi)) (i32.ge_s (local.get $s) (i32.add (local.get $r) (i32.const 4)))))
+        (local.set $d (local.get $c))
+        (block $fdone (loop $fs
+          (br_if $fdone (i32.ge_s (local.get $d) (local.get $cols)))
+          (i32.store (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $d) (local.get $rows)) (local.get $s)) (i32.const 2)))
+            (i32.load (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $s) (local.get $cols)) (local.get $d)) (i32.const 2)))))
+          (local.set $d (i32.add (local.get $d) (i32.const 1)))
+          (br $fs)))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $es)))
+      (local.set $r (i32.add (local.get $r) (i32.const 4)))
+      (br $rs)))
+  )
+
   ;; Its adjoint, added in: dx[c, iy, ix] += col(k, q) for every (k, q) im2col would have read x[c, iy, ix] into,
   ;; col a plain (C·kh·kw, Ho·Wo) matrix. Channels c in [lo, hi); for each, (ky, kx) in increasing order, then
   ;; q: one fixed order of the additions into each dx value, whatever the split.

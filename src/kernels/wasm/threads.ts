@@ -15,7 +15,7 @@ import type { WasmMemory } from './memory.js';
  * The exported kernels a worker may run, by index; each takes its arguments, then lo, hi.
  */
 export const KERNELS = ['linear', 'gemm', 'attention', 'attention_backward', 'layernorm', 'quick_gelu', 'quick_gelu_backward',
-  'residual', 'linear_modes', 'im2col', 'im2col_panels', 'col2im', 'conv_panels', 'bn_act', 'avgpool'] as const;
+  'residual', 'linear_modes', 'im2col', 'im2col_panels', 'col2im', 'conv_panels', 'transpose', 'bn_act', 'avgpool'] as const;
 /** The name of a kernel a worker may run (one of KERNELS). */
 export type KernelName = (typeof KERNELS)[number];
 
