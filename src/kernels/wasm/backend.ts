@@ -42,9 +42,9 @@ export interface WasmOptions {
   /** The fused build: true (required), false, or 'auto' (default: where the engine has relaxed SIMD as it runs). */
   fma?: boolean | 'auto';
   /**
-   * How a convolution's forward (other than 1×1) gathers its input: 'fused' (default: im2col chunk by chunk
-   * inside the GEMM, into a buffer per thread) or 'im2col' (the whole image first, then the GEMM). Both give the
-   * same bits (test/conv_kernels.test.js); the choice exists for that test and for benchmarks.
+   * How a convolution's forward gathers its input: 'fused' (default: im2col, or a 1×1 layer's packing, chunk by
+   * chunk inside the GEMM, into a buffer per thread) or 'im2col' (the whole image first, then the GEMM). Both give
+   * the same bits (test/conv_kernels.test.js); the choice exists for that test and for benchmarks.
    */
   conv?: 'fused' | 'im2col';
 }

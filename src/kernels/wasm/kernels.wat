@@ -707,8 +707,8 @@
 
   ;; im2col into the panels "linear_modes" reads (the forward's col): panel g of 8 positions q = 8g…8g+7 holds, for
   ;; each k in turn, their 8 values: dst[g][k][l] = col(k, 8g + l) (0 for q ≥ Ho·Wo). Panels g in [lo, hi), each
-  ;; written front to back. 8 positions in one output row at stride 1 or 2: 16-byte loads (masked at the padding);
-  ;; else (panels across rows, other strides) a gather of 8 lanes by computed addresses.
+  ;; written front to back. 8 positions in one output row at stride 1: $panel_s1; at stride 2: 16-byte loads (masked
+  ;; at the padding); else (panels across rows, other strides) a gather of 8 lanes by computed addresses.
   (func $im2col_panels (export "im2col_panels")
     (param $dst i32) (param $x i32) (param $C i32) (param $H i32) (param $W i32) (param $kh i32) (param $kw i32)
     (param $s i32) (param $p i32) (param $lo i32) (param $hi i32)
@@ -773,31 +773,18 @@
           (block $kxdone (loop $kxs
             (br_if $kxdone (i32.ge_s (local.get $kx) (local.get $kw)))
             (local.set $ix (i32.add (i32.sub (i32.mul (local.get $ox0) (local.get $s)) (local.get $p)) (local.get $kx)))
-            (if (i32.and (i32.and (local.get $inpanel) (local.get $inrow)) (i32.and (i32.eq (local.get $s) (i32.const 1))
-                         (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.le_s (i32.add (local.get $ix) (i32.const 8)) (local.get $W)))))
-              (then
-                (v128.store (local.get $d) (v128.load (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2)))))
-                (v128.store offset=16 (local.get $d) (v128.load offset=16 (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2))))))
-              (else (if (i32.and (local.get $inpanel) (local.get $inrow))
-              ;; a stretch that crosses the padding (stride 1) or is read every other value (stride 2): 16-byte
-              ;; loads from x[ix − p…] on, the even lanes taken at stride 2, and the lanes whose column ix + s·l lies
-              ;; outside 0…W−1 cleared (their loads may reach up to p values before or after the row: allocated
-              ;; memory, the bits masked off)
+            (if (i32.and (local.get $inpanel) (local.get $inrow))
+              ;; stride 2 (stride 1 went to $panel_s1 above): 16-byte loads from x[ix…] on, the even lanes taken,
+              ;; and the lanes whose column ix + 2l lies outside 0…W−1 cleared (their loads may reach up to p values
+              ;; before or after the row: allocated memory, the bits masked off)
               (then
                 (local.set $a (i32.add (local.get $row) (i32.shl (local.get $ix) (i32.const 2))))
-                (if (i32.eq (local.get $s) (i32.const 1))
-                  (then
-                    (local.set $v0 (v128.load (local.get $a)))
-                    (local.set $v1 (v128.load offset=16 (local.get $a)))
-                    (local.set $cols (i32x4.add (i32x4.splat (local.get $ix)) (v128.const i32x4 0 1 2 3)))
-                    (local.set $cols1 (i32x4.add (local.get $cols) (v128.const i32x4 4 4 4 4))))
-                  (else
-                    (local.set $v0 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
-                      (v128.load (local.get $a)) (v128.load offset=16 (local.get $a))))
-                    (local.set $v1 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
-                      (v128.load offset=32 (local.get $a)) (v128.load offset=48 (local.get $a))))
-                    (local.set $cols (i32x4.add (i32x4.splat (local.get $ix)) (v128.const i32x4 0 2 4 6)))
-                    (local.set $cols1 (i32x4.add (local.get $cols) (v128.const i32x4 8 8 8 8)))))
+                (local.set $v0 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+                  (v128.load (local.get $a)) (v128.load offset=16 (local.get $a))))
+                (local.set $v1 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27
+                  (v128.load offset=32 (local.get $a)) (v128.load offset=48 (local.get $a))))
+                (local.set $cols (i32x4.add (i32x4.splat (local.get $ix)) (v128.const i32x4 0 2 4 6)))
+                (local.set $cols1 (i32x4.add (local.get $cols) (v128.const i32x4 8 8 8 8)))
                 (v128.store (local.get $d) (v128.and (local.get $v0) (v128.and
                   (i32x4.ge_s (local.get $cols) (v128.const i32x4 0 0 0 0)) (i32x4.lt_s (local.get $cols) (i32x4.splat (local.get $W))))))
                 (v128.store offset=16 (local.get $d) (v128.and (local.get $v1) (v128.and
@@ -836,7 +823,7 @@
                     (f32.load (i32x4.extract_lane 0 (local.get $v1))))
                     (f32.load (i32x4.extract_lane 1 (local.get $v1))))
                     (f32.load (i32x4.extract_lane 2 (local.get $v1))))
-                    (f32.load (i32x4.extract_lane 3 (local.get $v1))))))))))))
+                    (f32.load (i32x4.extract_lane 3 (local.get $v1))))))))))
             (local.set $d (i32.add (local.get $d) (i32.const 32)))
             (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
             (br $kxs)))
@@ -902,13 +889,13 @@
   )
 
   ;; dst (cols, rows) = srcᵀ for src (rows, cols), both row-major, bit for bit: 4 × 4 blocks (four 16-byte loads
-  ;; from 4 rows, a transpose in registers, four 16-byte stores into 4 rows), the edges one value at a time. The
+  ;; from 4 rows, transposed and stored by $store4x4t as $pack does), the edges one value at a time. The
   ;; input gradient's Wᵀ and dy_nᵀ (kernels/wasm/conv.ts), where im2col's general copy took 3 ns a value. Source
   ;; rows [lo, hi) (a multiple of 4 apart).
   (func (export "transpose")
     (param $dst i32) (param $src i32) (param $rows i32) (param $cols i32) (param $lo i32) (param $hi i32)
     (local $r i32) (local $c i32) (local $s i32) (local $d i32) (local $ld i32) (local $lr i32)
-    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $ld (i32.shl (local.get $cols) (i32.const 2)))   ;; a source row's bytes
     (local.set $lr (i32.shl (local.get $rows) (i32.const 2)))   ;; a destination row's bytes
     (local.set $r (local.get $lo))
@@ -923,15 +910,10 @@
           (local.set $t1 (v128.load (i32.add (local.get $s) (local.get $ld))))
           (local.set $t2 (v128.load (i32.add (local.get $s) (i32.shl (local.get $ld) (i32.const 1)))))
           (local.set $t3 (v128.load (i32.add (local.get $s) (i32.mul (local.get $ld) (i32.const 3)))))
-          (local.set $u0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $t0) (local.get $t1)))     ;; a0 b0 a1 b1
-          (local.set $u1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $t0) (local.get $t1))) ;; a2 b2 a3 b3
-          (local.set $u2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $t2) (local.get $t3)))     ;; c0 d0 c1 d1
-          (local.set $u3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $t2) (local.get $t3))) ;; c2 d2 c3 d3
-          (local.set $d (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2))))
-          (v128.store (local.get $d) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u0) (local.get $u2)))
-          (v128.store (i32.add (local.get $d) (local.get $lr)) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u0) (local.get $u2)))
-          (v128.store (i32.add (local.get $d) (i32.shl (local.get $lr) (i32.const 1))) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $u1) (local.get $u3)))
-          (v128.store (i32.add (local.get $d) (i32.mul (local.get $lr) (i32.const 3))) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $u1) (local.get $u3)))
+          ;; column c + i of the 4 rows = lane i of each: $store4x4t's transpose, stored lr bytes apart
+          (call $store4x4t
+            (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c) (local.get $rows)) (local.get $r)) (i32.const 2)))
+            (local.get $lr) (i32.const 0) (i32.const 0) (local.get $t0) (local.get $t1) (local.get $t2) (local.get $t3))
           (local.set $c (i32.add (local.get $c) (i32.const 4)))
           (br $cs)))))
       ;; the rest of these 4 rows (or of a last row short of 4), one value at a time
