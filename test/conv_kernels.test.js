@@ -138,14 +138,19 @@ test('conv: the reference loops and every backend vs PyTorch (reference/conv_fix
   t.end();
 });
 
+// A wasm backend of `options`, or null after skipping the test, saying why, where wasm cannot run here.
+function wasmOrSkip(t, options) {
+  const be = createWasmBackend(options);
+  const why = be.unavailable();
+  if (!why) return be;
+  t.skip(`skipped: wasm cannot run here: ${why}`);
+  t.end();
+  return null;
+}
+
 test('conv on wasm: bit-identical for 1 and 2 threads, run to run, in its own memory, with a prepared weight', (t) => {
-  const one = createWasmBackend({ threads: 1 });
-  const why = one.unavailable();
-  if (why) {
-    t.skip(`skipped: wasm cannot run here: ${why}`);
-    t.end();
-    return;
-  }
+  const one = wasmOrSkip(t, { threads: 1 });
+  if (!one) return;
   const two = createWasmBackend({ threads: 2 });
   // big enough that the GEMMs, im2col and col2im are split between the threads; dx both ways (C·k² ≤ Ho·Wo or not)
   for (const shape of [[1, 16, 56, 56, 16, 3, 1, 1, true], [2, 32, 28, 28, 64, 3, 1, 1, false], [2, 64, 14, 14, 128, 1, 1, 0, true],
@@ -178,13 +183,8 @@ test('conv on wasm: bit-identical for 1 and 2 threads, run to run, in its own me
 });
 
 test('conv on wasm: im2col inside the GEMM (the default) = im2col of the whole image first, bit for bit', (t) => {
-  const fused = createWasmBackend({ threads: 2 });
-  const why = fused.unavailable();
-  if (why) {
-    t.skip(`skipped: wasm cannot run here: ${why}`);
-    t.end();
-    return;
-  }
+  const fused = wasmOrSkip(t, { threads: 2 });
+  if (!fused) return;
   const whole = createWasmBackend({ threads: 2, conv: 'im2col' }), one = createWasmBackend({ threads: 1 });
   // every path of im2col_panels: stride-1 panels inside a row (plain, masked at the padding, rows of padding),
   // across rows (gathered), stride 2, padding 0-3; 1×1 (packed); chunks of 8 to 512 positions, blocks of output
@@ -211,13 +211,8 @@ test('conv on wasm: im2col inside the GEMM (the default) = im2col of the whole i
 });
 
 test('conv on wasm: a 1×1 convolution is the Linear GEMM on xᵀ, bit for bit (each output the same float32 sum)', (t) => {
-  const be = createWasmBackend({ threads: 2 });
-  const why = be.unavailable();
-  if (why) {
-    t.skip(`skipped: wasm cannot run here: ${why}`);
-    t.end();
-    return;
-  }
+  const be = wasmOrSkip(t, { threads: 2 });
+  if (!be) return;
   for (const [C, O, P] of [[1024, 40, 49], [37, 13, 30], [768, 64, 196]]) {
     const x = f32(rand(C * P)), w = f32(rand(O * C)), b = f32(rand(O));
     const y = new Float32Array(O * P);

@@ -177,22 +177,16 @@ function wasmOrSkip(t) {
   return be;
 }
 
-test('oracles, seeded ViT-B/16 (openai/CLIP build_model): openai/CLIP stages and the authors\' DecomCAM', (t) => {
-  const be = wasmOrSkip(t);
-  if (!be) return;
-  const { meta } = fixture('oracle_clip_b16');
-  const model = seededModel(meta, be);
-  clipStages(t, model, 'oracle_clip_b16');
-  decomcamStages(t, model, 'oracle_decomcam_b16');
-  t.end();
-});
-
-test('oracles, seeded CLIP RN50 (openai/CLIP ModifiedResNet, 224 px): openai/CLIP stages and the authors\' DecomCAM at visual.layer4', (t) => {
-  const be = wasmOrSkip(t);
-  if (!be) return;
-  const { meta } = fixture('oracle_clip_rn50');
-  const model = seededModel(meta, be);
-  clipStages(t, model, 'oracle_clip_rn50');
-  decomcamStages(t, model, 'oracle_decomcam_rn50');
-  t.end();
-});
+// The two large seeded models, each: openai/CLIP's stages, then the authors' DecomCAM on the same model.
+for (const [model, what] of [['b16', 'seeded ViT-B/16 (openai/CLIP build_model)'],
+  ['rn50', 'seeded CLIP RN50 (openai/CLIP ModifiedResNet, 224 px), at visual.layer4']]) {
+  test(`oracles, ${what}: openai/CLIP stages and the authors' DecomCAM`, (t) => {
+    const be = wasmOrSkip(t);
+    if (!be) return;
+    const { meta } = fixture(`oracle_clip_${model}`);
+    const clip = seededModel(meta, be);
+    clipStages(t, clip, `oracle_clip_${model}`);
+    decomcamStages(t, clip, `oracle_decomcam_${model}`);
+    t.end();
+  });
+}
