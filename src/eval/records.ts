@@ -216,19 +216,21 @@ export function runDifference(a: HeaderRecord, b: HeaderRecord): { key: string; 
       ? `${h.format} (model and dataset named by path: an older tools/eval.js)` : `${h.format} (model and dataset named by content)`);
     return { key: 'format', a: what(a), b: what(b) };
   }
-  for (const k of Object.keys(a.settings) as (keyof EvalSettings)[]) {
-    if (JSON.stringify(a.settings[k]) === JSON.stringify(b.settings[k])) continue;
-    const where = (h: HeaderRecord): string => (h.origin && (k === 'model' || k === 'dataset')
-      ? ` (${k === 'model' ? h.origin.model : h.origin.dataset} on host ${h.origin.host})` : '');
-    return { key: k, a: `${JSON.stringify(a.settings[k])}${where(a)}`, b: `${JSON.stringify(b.settings[k])}${where(b)}` };
-  }
+  const k = differingSetting(a.settings, b.settings);
+  if (k === null) return null;
+  const where = (h: HeaderRecord): string => (h.origin && (k === 'model' || k === 'dataset')
+    ? ` (${k === 'model' ? h.origin.model : h.origin.dataset} on host ${h.origin.host})` : '');
+  return { key: k, a: `${JSON.stringify(a.settings[k])}${where(a)}`, b: `${JSON.stringify(b.settings[k])}${where(b)}` };
+}
+
+// The first setting in which two runs differ, or null.
+function differingSetting(a: EvalSettings, b: EvalSettings): keyof EvalSettings | null {
+  for (const k of Object.keys(a) as (keyof EvalSettings)[]) if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return k;
   return null;
 }
 
 /** The first setting in which two runs differ ('' when none), for messages. */
 export function settingsDiffer(a: EvalSettings, b: EvalSettings): string {
-  for (const k of Object.keys(a) as (keyof EvalSettings)[]) {
-    if (JSON.stringify(a[k]) !== JSON.stringify(b[k])) return `${k} is ${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} here`;
-  }
-  return '';
+  const k = differingSetting(a, b);
+  return k === null ? '' : `${k} is ${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} here`;
 }
